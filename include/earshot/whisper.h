@@ -1,0 +1,111 @@
+#pragma once
+
+// earshot's public engine API: load a Whisper model once, transcribe any number of
+// sample buffers with it, concurrently, each call with its own state.
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "earshot/error.h"
+
+namespace earshot {
+
+// Hyper-parameters read from a model file (never inferred from a model's name).
+struct ModelDims {
+  int n_vocab = 0;        // 51864 (.en), 51865 (multilingual), 51866 (v3)
+  int n_audio_ctx = 0;    // encoder positions, 1500 for 30 s
+  int n_audio_state = 0;  // encoder width
+  int n_audio_head = 0;
+  int n_audio_layer = 0;
+  int n_text_ctx = 0;  // decoder positions, 448
+  int n_text_state = 0;
+  int n_text_head = 0;
+  int n_text_layer = 0;
+  int n_mels = 0;  // 80, or 128 for v3
+  int ftype = 0;   // storage type of the file's weights (ggml ftype % 1000)
+};
+
+// A loaded model: immutable, shared read-only by every transcription (see whisper/model.h).
+class Model;
+
+struct ModelLoadOptions {
+  bool use_mmap = true;  // memory-map the file instead of reading it
+};
+
+// Loads a ggml Whisper model file. Throws Error(kIo) or Error(kModelFormat).
+std::shared_ptr<const Model> load_model(const std::filesystem::path& path,
+                                        const ModelLoadOptions& options = {});
+
+const ModelDims& model_dims(const Model& model);
+bool model_is_multilingual(const Model& model);
+
+enum class Task { kTranscribe, kTranslate };
+
+// One decoded segment, with OpenAI's field meanings.
+struct Segment {
+  int id = 0;
+  int seek = 0;        // first mel frame of the window that produced it (100 per second)
+  double start = 0;    // seconds
+  double end = 0;      // seconds
+  std::string text;    // decoded text, timestamps removed
+  std::vector<int> tokens;  // including the segment's timestamp tokens
+  double temperature = 0;
+  double avg_logprob = 0;
+  double compression_ratio = 0;
+  double no_speech_prob = 0;
+};
+
+struct TranscribeOptions {
+  std::string language;  // ISO code such as "en"; empty or "auto" = detect on the first window
+  Task task = Task::kTranscribe;  // kTranslate = translate to English
+  bool timestamps = true;         // false = <|notimestamps|> decoding
+  bool condition_on_previous_text = true;  // prompt each window with earlier windows' tokens
+  std::string initial_prompt;              // text given as the first window's prompt; empty = none
+  int sample_len = 0;                      // max tokens sampled per window; 0 = n_text_ctx / 2
+  std::vector<float> temperatures = {0.0f, 0.2f, 0.4f, 0.6f, 0.8f, 1.0f};  // fallback ladder
+  float compression_ratio_threshold = 2.4f;  // retry above it; <= 0 = never
+  float logprob_threshold = -1.0f;           // retry below it (average log-prob per token)
+  float no_speech_threshold = 0.6f;          // with logprob below threshold: window is silent
+  int threads = 0;                           // compute threads; 0 = all cores
+  const std::atomic<bool>* cancel = nullptr;  // raised = stop at the next decoder step (kCancelled)
+  std::function<void(double fraction_done)> on_progress;  // after each window
+  std::function<void(const Segment&)> on_segment;         // each segment as soon as it is final
+};
+
+struct Timings {
+  double mel_ms = 0;
+  double encode_ms = 0;
+  double decode_ms = 0;
+  int tokens_decoded = 0;
+};
+
+struct Transcription {
+  std::string text;  // all segments' text concatenated
+  std::string language;        // language used (given or detected)
+  double language_probability = 0;  // detected probability; 1 when the language was given
+  double duration = 0;         // audio seconds
+  std::vector<Segment> segments;
+  Timings timings;
+};
+
+// Long-form transcription of 16 kHz mono samples, as OpenAI's transcribe() does it.
+// Thread-safe for concurrent calls sharing one model. Throws Error.
+Transcription transcribe(const Model& model, std::span<const float> samples,
+                         const TranscribeOptions& options);
+
+struct LanguageProbability {
+  std::string code;  // "en", "de", ...
+  double probability = 0;
+};
+
+// Probabilities of every language the model knows over the first 30 s, highest first.
+// Throws Error(kInvalidArgument) for an English-only model.
+std::vector<LanguageProbability> detect_language(const Model& model, std::span<const float> samples,
+                                                 int threads = 0);
+
+}  // namespace earshot
