@@ -10,6 +10,9 @@ find_package(CLI11 REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(CURL REQUIRED)
 find_package(dnnl REQUIRED)
+# Debian builds oneDNN on OpenMP (DNNL_CPU_RUNTIME OMP): the engine's own loops use the same
+# OpenMP runtime so that one thread pool serves both.
+find_package(OpenMP REQUIRED)
 
 pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswresample)
 pkg_check_modules(FFTW3 REQUIRED IMPORTED_TARGET fftw3f fftw3)

@@ -1,0 +1,68 @@
+#pragma once
+
+// The server's configuration: the original server's config.json, unchanged, plus documented
+// extensions (docs/configuration.md). Parsing validates everything and names the file, the
+// key and what was expected on any error.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace earshot::server {
+
+// One accepted token. Exactly one of `plaintext` / `sha256_hex` is set by the parser;
+// TokenAuth hashes plaintext at load and keeps only digests.
+struct TokenEntry {
+  std::string label;       // shown in logs instead of the token; default "token-<n>"
+  std::string plaintext;   // the token itself ("token1")
+  std::string sha256_hex;  // lower-case hex digest of the token ("sha256:<hex>" in the file)
+};
+
+enum class LogFormat { kText, kJson };
+
+struct HttpConfig {
+  std::string host = "0.0.0.0";                 // address to bind; "::" for IPv6 (and v4)
+  std::uint16_t port = 8080;                    // 0 = any free port (printed at start)
+  std::uint64_t request_max_size = 10485760;    // bytes of request body, as aiohttp's client_max_size
+  std::vector<TokenEntry> allowed_tokens;       // at least one is required
+  std::vector<std::string> auth_schemes = {"Token", "Bearer"};  // compared case-insensitively
+  std::chrono::milliseconds header_timeout{10000};   // to receive a whole request header
+  std::chrono::milliseconds body_timeout{60000};     // to receive a whole request body
+  std::chrono::milliseconds idle_timeout{30000};     // keep-alive wait for the next request
+  std::chrono::milliseconds shutdown_grace{30000};   // in-flight requests' deadline on SIGTERM
+  std::size_t max_connections = 1024;           // open connections; more get 503 and close
+  std::size_t max_header_size = 16384;          // bytes of request line + headers
+  int io_threads = 1;                           // network threads (inference runs elsewhere)
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+  LogFormat format = LogFormat::kText;
+};
+
+struct Config {
+  HttpConfig http;
+  LogConfig log;
+  std::filesystem::path source;  // the file it was read from, for messages and SIGHUP reload
+};
+
+// A configuration that cannot be used; what() names the file, the key and the expectation.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses the text of a config file. `source` only names it in errors.
+Config parse_config(const std::string& text, const std::filesystem::path& source);
+
+// Reads and parses a config file; ConfigError when it is unreadable or invalid.
+Config load_config(const std::filesystem::path& path);
+
+// The file to read: `flag` when given, else $EARSHOT_CONFIG, else ./config.json.
+std::filesystem::path resolve_config_path(const std::optional<std::filesystem::path>& flag);
+
+}  // namespace earshot::server

@@ -1,0 +1,186 @@
+#include "server/http_server.h"
+
+#include <boost/beast/core.hpp>
+
+#include "server/http_session.h"
+
+namespace earshot::server {
+
+namespace beast = boost::beast;
+
+namespace {
+
+constexpr std::string_view kTooManyConnections =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    "Retry-After: 1\r\nContent-Length: 53\r\n\r\n{\"Error\":\"Too many open connections\",\"status\":\"failed\"}";
+
+}  // namespace
+
+HttpServer::HttpServer(HttpConfig config, Router router, std::shared_ptr<const TokenAuth> auth,
+                       std::shared_ptr<spdlog::logger> log)
+    : config_(std::move(config)),
+      router_(std::move(router)),
+      log_(std::move(log)),
+      auth_(std::move(auth)),
+      ioc_(std::make_unique<net::io_context>(std::max(1, config_.io_threads))),
+      work_(net::make_work_guard(*ioc_)),
+      shutdown_timer_(std::make_unique<net::steady_timer>(*ioc_)) {}
+
+HttpServer::~HttpServer() {
+  destroying_ = true;
+  ioc_->stop();
+  acceptors_.clear();
+  shutdown_timer_.reset();
+  work_.reset();
+  ioc_.reset();
+}
+
+void HttpServer::listen() {
+  tcp::resolver resolver(*ioc_);
+  beast::error_code ec;
+  auto results = resolver.resolve(config_.host, std::to_string(config_.port),
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec) throw std::runtime_error("cannot resolve host '" + config_.host + "': " + ec.message());
+  std::uint16_t port = config_.port;
+  for (const auto& entry : results) {
+    tcp::endpoint ep = entry.endpoint();
+    if (port != 0) ep.port(port);
+    auto acceptor = std::make_unique<tcp::acceptor>(*ioc_);
+    acceptor->open(ep.protocol(), ec);
+    if (ec) throw std::runtime_error("cannot open a socket for " + ep.address().to_string() + ": " + ec.message());
+    acceptor->set_option(net::socket_base::reuse_address(true), ec);
+    // "::" serves IPv4 clients too, as a dual-stack socket.
+    if (ep.address().is_v6() && ep.address().to_v6().is_unspecified()) acceptor->set_option(net::ip::v6_only(false), ec);
+    acceptor->bind(ep, ec);
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + ep.address().to_string() + " port " + std::to_string(ep.port()) +
+                               ": " + ec.message());
+    }
+    acceptor->listen(net::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error("cannot listen: " + ec.message());
+    port = acceptor->local_endpoint().port();
+    acceptors_.push_back(std::move(acceptor));
+  }
+  if (acceptors_.empty()) throw std::runtime_error("no address to listen on for host '" + config_.host + "'");
+  for (auto& a : acceptors_) accept(*a);
+}
+
+std::vector<tcp::endpoint> HttpServer::endpoints() const {
+  std::vector<tcp::endpoint> out;
+  for (const auto& a : acceptors_) {
+    beast::error_code ec;
+    auto ep = a->local_endpoint(ec);
+    if (!ec) out.push_back(ep);
+  }
+  return out;
+}
+
+void HttpServer::accept(tcp::acceptor& acceptor) {
+  acceptor.async_accept(net::make_strand(*ioc_), [this, &acceptor](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || shutting_down_) return;
+    if (ec) {
+      // Out of descriptors and the like: say so and try again shortly rather than spin.
+      log_->warn("accept failed: {}", ec.message());
+      auto timer = std::make_shared<net::steady_timer>(*ioc_, std::chrono::milliseconds(100));
+      timer->async_wait([this, &acceptor, timer](beast::error_code) { accept(acceptor); });
+      return;
+    }
+    std::size_t open = 0;
+    {
+      std::lock_guard lock(sessions_mutex_);
+      open = sessions_.size();
+    }
+    if (open >= config_.max_connections) {
+      log_->warn("connection limit of {} reached; refusing a connection", config_.max_connections);
+      auto s = std::make_shared<tcp::socket>(std::move(socket));
+      net::async_write(*s, net::buffer(kTooManyConnections), [s](beast::error_code, std::size_t) {
+        beast::error_code ignored;
+        s->shutdown(tcp::socket::shutdown_both, ignored);
+        s->close(ignored);
+      });
+    } else {
+      auto session = std::make_shared<HttpSession>(std::move(socket), *this);
+      on_session_start(session);
+      session->start();
+    }
+    accept(acceptor);
+  });
+}
+
+void HttpServer::on_session_start(const std::shared_ptr<HttpSession>& session) {
+  std::lock_guard lock(sessions_mutex_);
+  sessions_.emplace(session.get(), session);
+}
+
+void HttpServer::on_session_end(HttpSession* session) {
+  bool last = false;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.erase(session);
+    last = sessions_.empty();
+  }
+  if (last && shutting_down_ && !destroying_) net::post(*ioc_, [this] { finish_shutdown(); });
+}
+
+void HttpServer::run() {
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config_.io_threads; ++i) threads.emplace_back([this] { ioc_->run(); });
+  ioc_->run();
+  for (auto& t : threads) t.join();
+}
+
+void HttpServer::shutdown() {
+  net::post(*ioc_, [this] {
+    if (shutting_down_.exchange(true)) return;
+    for (auto& a : acceptors_) {
+      beast::error_code ec;
+      a->close(ec);
+    }
+    std::vector<std::shared_ptr<HttpSession>> open;
+    {
+      std::lock_guard lock(sessions_mutex_);
+      for (auto& [ptr, weak] : sessions_) {
+        if (auto s = weak.lock()) open.push_back(std::move(s));
+      }
+    }
+    log_->info("shutting down: {} open connection(s), waiting up to {:.1f}s for requests in flight", open.size(),
+               std::chrono::duration<double>(config_.shutdown_grace).count());
+    for (auto& s : open) s->close_if_idle();
+    if (open.empty()) {
+      finish_shutdown();
+      return;
+    }
+    shutdown_timer_->expires_after(config_.shutdown_grace);
+    shutdown_timer_->async_wait([this](beast::error_code ec) {
+      if (ec) return;
+      std::vector<std::shared_ptr<HttpSession>> left;
+      {
+        std::lock_guard lock(sessions_mutex_);
+        for (auto& [ptr, weak] : sessions_) {
+          if (auto s = weak.lock()) left.push_back(std::move(s));
+        }
+      }
+      log_->warn("shutdown deadline reached; closing {} connection(s)", left.size());
+      for (auto& s : left) net::post(s->executor(), [s] { s->force_close(); });
+      finish_shutdown();
+    });
+  });
+}
+
+void HttpServer::finish_shutdown() {
+  shutdown_timer_->cancel();
+  work_.reset();
+  ioc_->stop();
+}
+
+void HttpServer::set_auth(std::shared_ptr<const TokenAuth> auth) {
+  std::lock_guard lock(auth_mutex_);
+  auth_ = std::move(auth);
+}
+
+std::shared_ptr<const TokenAuth> HttpServer::auth() const {
+  std::lock_guard lock(auth_mutex_);
+  return auth_;
+}
+
+}  // namespace earshot::server

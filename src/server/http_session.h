@@ -1,0 +1,65 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "server/router.h"
+
+namespace earshot::server {
+
+class HttpServer;
+
+// One client connection: reads requests one after another (keep-alive), checks size, route
+// and token before the body is read, hands complete requests to their route and writes the
+// answers. Each phase has its own deadline (header, body, idle).
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(boost::asio::ip::tcp::socket&& socket, HttpServer& server);
+  ~HttpSession();
+
+  void start();
+  // Called on shutdown: closes the connection unless a request is in flight.
+  void close_if_idle();
+  // Closes the connection whatever it is doing. Call on executor().
+  void force_close();
+  boost::asio::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  void wait_for_request();
+  void read_header();
+  void on_header(boost::beast::error_code ec);
+  void on_body(boost::beast::error_code ec);
+  void dispatch();
+  void reject(http::status status, std::string_view message, ErrorStyle style,
+              std::optional<std::string> allow = std::nullopt);
+  void send(Response&& res);
+  void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void close_gracefully();
+  void drain(std::size_t drained);
+  void log_access(unsigned status, std::size_t bytes) const;
+
+  boost::beast::tcp_stream stream_;
+  HttpServer& server_;
+  boost::beast::flat_buffer buffer_;
+  std::array<char, 4096> drain_buffer_{};
+  boost::asio::steady_timer idle_timer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<Response> response_;
+  RequestContext context_;
+  const Route* route_ = nullptr;
+  std::string method_;
+  std::chrono::steady_clock::time_point started_;
+  bool in_flight_ = false;  // a request has been read and not yet fully answered
+  bool close_after_write_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace earshot::server

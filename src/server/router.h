@@ -1,0 +1,71 @@
+#pragma once
+
+// Request routing: exact paths, each with its methods, whether it needs a token, and how its
+// errors are shaped (the original server's or OpenAI's envelope).
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
+
+#include <boost/beast/http.hpp>
+
+namespace earshot::server {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+// The JSON shape of an error body.
+enum class ErrorStyle {
+  kOriginal,  // {"Error": "...", "status": "failed"}, as the aiohttp server answered
+  kOpenAI,    // {"error": {"message", "type", "param", "code"}}
+};
+
+// What the server knows about a request beyond its bytes.
+struct RequestContext {
+  std::string remote;       // "address:port" of the client
+  std::string token_label;  // label of the accepted token; empty on unauthenticated routes
+  std::string path;         // target without the query
+  std::string query;        // after '?', undecoded; empty when none
+};
+
+// Completes a request; must be called exactly once, from any thread.
+using Respond = std::function<void(Response&&)>;
+using Handler = std::function<void(Request&, const RequestContext&, Respond)>;
+
+struct Route {
+  std::string path;
+  std::vector<http::verb> methods;  // GET implies HEAD
+  bool authenticated = true;
+  ErrorStyle error_style = ErrorStyle::kOriginal;
+  Handler handler;
+};
+
+class Router {
+ public:
+  void add(Route route);
+  // nullptr when no route has this path.
+  const Route* find(std::string_view path) const;
+  static bool allows(const Route& route, http::verb method);
+  // The Allow header value for a route, e.g. "GET, HEAD".
+  static std::string allow_header(const Route& route);
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// The error style for a path no route matched: OpenAI's under /v1/, the original elsewhere.
+ErrorStyle error_style_for_path(std::string_view path);
+
+// A JSON response with the given status and body; adds Content-Type and length.
+Response json_response(http::status status, const std::string& body, unsigned version, bool keep_alive);
+
+// An error response in the given style with `message` as the reason.
+Response error_response(http::status status, std::string_view message, ErrorStyle style, unsigned version,
+                        bool keep_alive);
+
+}  // namespace earshot::server
