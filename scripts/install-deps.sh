@@ -13,6 +13,8 @@ packages=(
   # engine
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
   libdnnl-dev libopenblas-dev libfftw3-dev libpcre2-dev
+  # dnnl's CMake package config calls find_package(OpenCL)
+  ocl-icd-opencl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-aiohttp ffmpeg
 )

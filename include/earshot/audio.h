@@ -10,13 +10,26 @@ namespace earshot {
 // Whisper's input rate: every decoded stream is resampled to it.
 inline constexpr int kSampleRate = 16000;
 
-// Decodes audio in any container/codec FFmpeg knows (WAV, FLAC, MP3, OGG, Opus, WebM, M4A,
-// MP4 ...) from memory into 16 kHz mono float32 samples in [-1, 1]. 16 kHz mono s16 WAV
-// arrives bit-exactly as sample / 32768. Empty audio gives an empty vector.
-// Throws earshot::Error(kAudioDecode) on bytes that are not decodable audio.
-std::vector<float> decode_audio(std::span<const std::uint8_t> bytes);
+struct AudioDecodeOptions {
+  // Longest audio accepted, in seconds of output; longer audio throws Error(kInvalidArgument)
+  // as soon as decoding passes the limit, so a small upload cannot expand into unbounded
+  // memory. 0 = no limit.
+  double max_seconds = 0;
+};
 
-// The same from a file. Throws earshot::Error(kIo) when the file cannot be read.
-std::vector<float> decode_audio_file(const std::filesystem::path& path);
+// Decodes audio in any container/codec FFmpeg knows (WAV, FLAC, MP3, OGG, Opus, WebM, M4A,
+// MP4 ...) from memory into 16 kHz mono float32 samples in [-1, 1]. The best audio stream
+// is chosen, channels are averaged, other rates are resampled. 16 kHz mono s16 WAV
+// arrives bit-exactly as sample / 32768. Empty audio (a valid header, no samples) gives an
+// empty vector. Throws earshot::Error(kAudioDecode) on bytes that are not decodable audio.
+// Safe to call concurrently; nothing but `bytes` is read (nested files or URLs named
+// inside the data, as in playlists, are refused).
+std::vector<float> decode_audio(std::span<const std::uint8_t> bytes,
+                                const AudioDecodeOptions& options = {});
+
+// The same from a file, read through FFmpeg without treating the path as a URL.
+// Throws earshot::Error(kIo) when the file cannot be opened or read.
+std::vector<float> decode_audio_file(const std::filesystem::path& path,
+                                     const AudioDecodeOptions& options = {});
 
 }  // namespace earshot
