@@ -1,0 +1,55 @@
+#pragma once
+
+// A real `earshot serve` started on an ephemeral loopback port for integration tests.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace earshot::testing {
+
+class ServerProcess {
+ public:
+  // Writes `config_json` to a fresh temp dir and starts `earshot serve --config it --host
+  // 127.0.0.1 --port 0 extra_args...`; waits until it logs its listening address.
+  explicit ServerProcess(const std::string& config_json, std::vector<std::string> extra_args = {});
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  unsigned short port() const { return port_; }
+  const std::filesystem::path& config_path() const { return config_path_; }
+  pid_t pid() const { return pid_; }
+
+  void signal(int signo) const;
+  // Waits for the process to exit; returns its exit status, or -1 on timeout (then kills it).
+  int wait_exit(std::chrono::milliseconds timeout);
+  // Everything it wrote to stderr so far.
+  std::string log() const;
+  // Waits until the log contains `needle`; false on timeout.
+  bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) const;
+
+ private:
+  std::filesystem::path dir_;
+  std::filesystem::path config_path_;
+  pid_t pid_ = -1;
+  int stderr_fd_ = -1;
+  unsigned short port_ = 0;
+  bool exited_ = false;
+  std::thread reader_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  std::string log_;
+};
+
+// A config document with the given tokens and optional extra "http" keys (a JSON fragment
+// such as "\"header_timeout\": 1").
+std::string make_config(const std::vector<std::string>& tokens, const std::string& extra_http = "");
+
+}  // namespace earshot::testing
