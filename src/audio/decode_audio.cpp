@@ -31,9 +31,11 @@ void silence_ffmpeg_log() {
 }
 
 // Demuxers that follow references inside the data (HLS and DASH playlists, concat lists,
-// QuickTime external references) open further URLs through this callback. Audio given
-// to earshot is self-contained, and following those references from an upload would read
-// local files or fetch URLs on the server's behalf, so every such open is refused.
+// QuickTime external references) open further URLs. Audio given to earshot is
+// self-contained, and following those references from an upload would read local files or
+// fetch URLs on the server's behalf, so every such open is refused: through this callback,
+// and, for demuxers that open nested inputs with a context of their own (concat does in
+// FFmpeg 5.1), through an empty protocol whitelist, which nested contexts inherit.
 int refuse_nested_open(AVFormatContext*, AVIOContext**, const char*, int, AVDictionary**) {
   return AVERROR(EPERM);
 }
@@ -79,6 +81,11 @@ class StreamDecoder {
     raw->pb = avio_.get();
     raw->flags |= AVFMT_FLAG_CUSTOM_IO;
     raw->io_open = refuse_nested_open;
+    raw->protocol_whitelist = av_strdup("");
+    if (raw->protocol_whitelist == nullptr) {
+      avformat_free_context(raw);
+      throw Error(ErrorCode::kInternal, "out of memory for the audio demuxer");
+    }
     // On failure avformat_open_input frees the context and nulls `raw`.
     const int rc = avformat_open_input(&raw, nullptr, nullptr, nullptr);
     if (rc < 0) {

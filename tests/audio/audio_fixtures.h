@@ -100,6 +100,7 @@ inline void write_bytes(const std::filesystem::path& path, std::span<const std::
 inline std::vector<std::uint8_t> make_wav(int format_tag, int channels, int rate,
                                           int bits_per_sample, std::span<const std::uint8_t> data) {
   std::vector<std::uint8_t> wav;
+  wav.reserve(44 + data.size());
   auto put32 = [&](std::uint32_t v) {
     for (int i = 0; i < 4; ++i) wav.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
   };
@@ -107,7 +108,9 @@ inline std::vector<std::uint8_t> make_wav(int format_tag, int channels, int rate
     wav.push_back(static_cast<std::uint8_t>(v));
     wav.push_back(static_cast<std::uint8_t>(v >> 8));
   };
-  auto tag = [&](const char* four) { wav.insert(wav.end(), four, four + 4); };
+  auto tag = [&](const char* four) {
+    for (int i = 0; i < 4; ++i) wav.push_back(static_cast<std::uint8_t>(four[i]));
+  };
   const int block_align = channels * bits_per_sample / 8;
   tag("RIFF");
   put32(static_cast<std::uint32_t>(36 + data.size()));
