@@ -30,8 +30,12 @@ ServerProcess::ServerProcess(const std::string& config_json, std::vector<std::st
   std::random_device rd;
   dir_ = binary_dir() / "test-tmp" / ("server-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
   std::filesystem::create_directories(dir_);
-  config_path_ = dir_ / "config.json";
-  std::ofstream(config_path_) << config_json;
+  std::vector<std::string> args = {earshot_binary().string(), "serve"};
+  if (!config_json.empty()) {
+    config_path_ = dir_ / "config.json";
+    std::ofstream(config_path_) << config_json;
+    args.insert(args.end(), {"--config", config_path_.string()});
+  }
 
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
@@ -39,7 +43,6 @@ ServerProcess::ServerProcess(const std::string& config_json, std::vector<std::st
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  std::vector<std::string> args = {earshot_binary().string(), "serve", "--config", config_path_.string()};
   for (auto& a : extra_args) args.push_back(std::move(a));
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -67,7 +70,7 @@ ServerProcess::ServerProcess(const std::string& config_json, std::vector<std::st
   });
 
   std::unique_lock lock(mutex_);
-  const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
+  const std::regex listening(R"(listening on http://\S+:(\d+))");
   std::smatch m;
   const bool ok = changed_.wait_for(lock, std::chrono::seconds(20), [&] {
     return std::regex_search(log_, m, listening) || exited_;

@@ -16,8 +16,9 @@ namespace earshot::testing {
 
 class ServerProcess {
  public:
-  // Writes `config_json` to a fresh temp dir and starts `earshot serve --config it --host
-  // 127.0.0.1 --port 0 extra_args...`; waits until it logs its listening address.
+  // Writes `config_json` to a fresh temp dir and starts `earshot serve --config it
+  // extra_args...` (no --config when config_json is empty); waits until it logs its
+  // listening address.
   explicit ServerProcess(const std::string& config_json, std::vector<std::string> extra_args = {});
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
