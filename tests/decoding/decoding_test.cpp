@@ -23,15 +23,6 @@ Tokenizer byte_tokenizer(int n_vocab = 51865) {
 
 constexpr int kTextCtx = 448;
 
-// log-softmax of `logits` at `id`, in double.
-double log_prob(const std::vector<float>& logits, int id) {
-  double m = -std::numeric_limits<double>::infinity();
-  for (const float x : logits) m = std::max(m, static_cast<double>(x));
-  double s = 0;
-  for (const float x : logits) s += std::exp(x - m);
-  return logits[static_cast<std::size_t>(id)] - m - std::log(s);
-}
-
 class DecodingTaskTest : public ::testing::Test {
  protected:
   const Tokenizer tokenizer = byte_tokenizer();
@@ -60,8 +51,8 @@ TEST_F(DecodingTaskTest, GreedyStopsAtEotAndAveragesOverTokensPlusOne) {
   auto options = no_timestamps();
   options.record_steps = true;
   const DecodingTask task(tokenizer, kTextCtx, options);
-  EXPECT_EQ(task.initial_tokens(), (std::vector<int>{sp.sot, sp.first_language, sp.transcribe,
-                                                     sp.no_timestamps}));
+  EXPECT_EQ(task.initial_tokens(),
+            (std::vector<int>{sp.sot, sp.first_language, sp.transcribe, sp.no_timestamps}));
   const DecodingResult r = task.run(source);
   EXPECT_EQ(r.tokens, (std::vector<int>{'h', 'i'}));
   EXPECT_TRUE(r.ended_with_eot);
@@ -79,7 +70,8 @@ TEST_F(DecodingTaskTest, GreedyStopsAtEotAndAveragesOverTokensPlusOne) {
   // Feeding: through sot, the rest of the start sequence, then one token per step.
   ASSERT_EQ(source.feeds.size(), 4u);
   EXPECT_EQ(source.feeds[0], (std::vector<int>{sp.sot}));
-  EXPECT_EQ(source.feeds[1], (std::vector<int>{sp.first_language, sp.transcribe, sp.no_timestamps}));
+  EXPECT_EQ(source.feeds[1],
+            (std::vector<int>{sp.first_language, sp.transcribe, sp.no_timestamps}));
   EXPECT_EQ(source.feeds[2], (std::vector<int>{'h'}));
   EXPECT_EQ(source.feeds[3], (std::vector<int>{'i'}));
   // no_speech_prob is read from the unfiltered logits at sot: e^1 / (e^5 + e^1 + (n - 2)).
@@ -173,8 +165,8 @@ TEST_F(DecodingTaskTest, FiltersRunInReferenceOrder) {
     auto l = flat(-30.0f);
     std::fill(l.begin() + sp.timestamp_begin, l.end(), 0.0f);
     l[static_cast<std::size_t>(sp.start_of_lm)] = 100.0f;  // always suppressed
-    l['a'] = 7.0f;                                        // below log(1500) = 7.31
-    if (seq.size() == 4) {                                // after the first timestamp: text
+    l['a'] = 7.0f;                                         // below log(1500) = 7.31
+    if (seq.size() == 4) {                                 // after the first timestamp: text
       l['a'] = -30.0f;
       l['b'] = 5.0f;
     }

@@ -144,7 +144,7 @@ TEST_F(LogitFilterTest, TimestampAfterTextIsStrictlyLater) {  // B3 monotonicity
 
 TEST_F(LogitFilterTest, PromptTokensDoNotCountAsSampled) {
   // A prompt with timestamps precedes the start sequence; only sampled tokens matter.
-  const std::vector<int> tokens{sp.start_of_prev, ts(700), 'x', ts(800), sp.sot,
+  const std::vector<int> tokens{sp.start_of_prev,  ts(700),       'x',   ts(800), sp.sot,
                                 sp.first_language, sp.transcribe, ts(2), 'a'};
   const TimestampRules rules(sp, 7, 50);
   auto logits = flat(0.0f);

@@ -77,8 +77,9 @@ inline NpyArray read_npy(const std::filesystem::path& path) {
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) {
     throw std::runtime_error(path.string() + ": not a .npy file");
   }
-  const std::size_t header_len = static_cast<std::uint8_t>(bytes[8]) |
-                                 (static_cast<std::size_t>(static_cast<std::uint8_t>(bytes[9])) << 8);
+  const std::size_t header_len =
+      static_cast<std::uint8_t>(bytes[8]) |
+      (static_cast<std::size_t>(static_cast<std::uint8_t>(bytes[9])) << 8);
   const std::string header = bytes.substr(10, header_len);
   if (header.find("'descr': '<f4'") == std::string::npos ||
       header.find("'fortran_order': False") == std::string::npos) {
@@ -91,7 +92,8 @@ inline NpyArray read_npy(const std::filesystem::path& path) {
   std::size_t count = 1;
   for (std::size_t pos = 0; pos < dims.size();) {
     const std::size_t comma = dims.find(',', pos);
-    const std::string part = dims.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    const std::string part =
+        dims.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     if (part.find_first_of("0123456789") != std::string::npos) {
       out.shape.push_back(std::stoul(part));
       count *= out.shape.back();

@@ -104,10 +104,12 @@ TEST(SpecialTokens, TextOfSpecialTokens) {
 TEST(SpecialTokens, StartSequences) {
   const auto multi = SpecialTokens::for_vocab_size(51865);
   // meta.json sot_sequence and sot_sequence_including_notimestamps.
-  EXPECT_EQ(multi.start_sequence("en", Task::kTranscribe, true), (std::vector<int>{50258, 50259, 50359}));
+  EXPECT_EQ(multi.start_sequence("en", Task::kTranscribe, true),
+            (std::vector<int>{50258, 50259, 50359}));
   EXPECT_EQ(multi.start_sequence("en", Task::kTranscribe, false),
             (std::vector<int>{50258, 50259, 50359, 50363}));
-  EXPECT_EQ(multi.start_sequence("de", Task::kTranslate, true), (std::vector<int>{50258, 50261, 50358}));
+  EXPECT_EQ(multi.start_sequence("de", Task::kTranslate, true),
+            (std::vector<int>{50258, 50261, 50358}));
   EXPECT_THROW((void)multi.start_sequence("xx", Task::kTranscribe, true), Error);
 
   const auto en = SpecialTokens::for_vocab_size(51864);

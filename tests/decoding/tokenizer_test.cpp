@@ -93,9 +93,9 @@ TEST(Tokenizer, RoundTripsText) {
   EARSHOT_REQUIRE_CONFORMANCE(dir);
   const Tokenizer& t = micro_tokenizer(dir);
   for (const std::string s :
-       {"", "Hello, world!", " héllo wörld", "中文字符和日本語のテキスト", "emoji 😀👍🏽 mixed",
-        "  leading and trailing  ", "tabs\tand\nnewlines\r\n", "١٢٣ ٤٥٦ numbers 123456789",
-        "Ünïcödé ßtraße — “quotes” … ♪♪ ♫", "'s't're've'm'll'd"}) {
+       {"", "Hello, world!", " héllo wörld", "中文字符和日本語のテキスト",
+        "emoji 😀👍🏽 mixed", "  leading and trailing  ", "tabs\tand\nnewlines\r\n",
+        "١٢٣ ٤٥٦ numbers 123456789", "Ünïcödé ßtraße — “quotes” … ♪♪ ♫", "'s't're've'm'll'd"}) {
     SCOPED_TRACE(s);
     EXPECT_EQ(t.decode(t.encode(s)), s);
   }
@@ -105,9 +105,10 @@ TEST(Tokenizer, DecodesTheReferenceTextsIncludingSplitCharacters) {
   EARSHOT_REQUIRE_CONFORMANCE(dir);
   const Tokenizer& t = micro_tokenizer(dir);
   int replacement_chars = 0;
-  for (const char* name : {"decode_nots.json", "decode_ts.json", "decode_nots_full.json",
-                           "decode_ts_full.json", "long45_decode_nots.json", "long45_decode_ts.json",
-                           "long45_decode_nots_full.json", "long45_decode_ts_full.json"}) {
+  for (const char* name :
+       {"decode_nots.json", "decode_ts.json", "decode_nots_full.json", "decode_ts_full.json",
+        "long45_decode_nots.json", "long45_decode_ts.json", "long45_decode_nots_full.json",
+        "long45_decode_ts_full.json"}) {
     SCOPED_TRACE(name);
     const auto ref = read_json(dir / "ref/micro" / name);
     const auto tokens = ref["tokens"].get<std::vector<int>>();
