@@ -1,0 +1,222 @@
+#include "whisper/gemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <bit>
+#include <map>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <unordered_map>
+#include <vector>
+
+#include "whisper/kernels.h"
+
+namespace earshot::whisper {
+namespace {
+
+using dt = dnnl::memory::data_type;
+using Dims = dnnl::memory::dims;
+
+// A built primitive with its memory objects and argument map, kept so that a repeated call
+// only swaps data pointers (set_data_handle) instead of rebuilding anything.
+struct Prepared {
+  dnnl::primitive primitive;
+  std::unordered_map<int, dnnl::memory> args;
+  std::vector<std::uint8_t> scratchpad;
+};
+
+dnnl::memory::desc strided(const Dims& dims, const Dims& strides) {
+  return dnnl::memory::desc(dims, dt::f32, strides);
+}
+
+void* mutable_ptr(const float* p) {
+  return const_cast<float*>(p);
+}
+
+}  // namespace
+
+struct Gemm::Impl {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  // Keyed by operation and every shape/stride/option that shapes the primitive.
+  std::map<std::vector<std::int64_t>, Prepared> cache;
+
+  // Caps the cache so that a long run of distinct shapes cannot grow it without bound.
+  static constexpr std::size_t kMaxCached = 256;
+
+  Prepared& prepare(const std::vector<std::int64_t>& key,
+                    const std::vector<std::pair<int, dnnl::memory::desc>>& arg_descs,
+                    dnnl::primitive primitive) {
+    if (cache.size() >= kMaxCached) cache.clear();
+    Prepared p;
+    p.primitive = std::move(primitive);
+    for (const auto& [arg, md] : arg_descs) {
+      p.args.emplace(arg, dnnl::memory(md, engine, nullptr));
+    }
+    return cache.emplace(key, std::move(p)).first->second;
+  }
+
+  void attach_scratchpad(Prepared& p, const dnnl::memory::desc& md) {
+    if (md.get_size() == 0) return;
+    p.scratchpad.resize(md.get_size());
+    p.args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(md, engine, p.scratchpad.data()));
+  }
+
+  void run(Prepared& p) {
+    p.primitive.execute(stream, p.args);
+    stream.wait();
+  }
+};
+
+Gemm::Gemm(int threads) : threads_(std::max(1, threads)), impl_(std::make_unique<Impl>()) {}
+
+Gemm::~Gemm() = default;
+
+void Gemm::linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx, const float* w,
+                  std::int64_t n, float* y, std::int64_t ldy, const Epilogue& epilogue) {
+  omp_set_num_threads(threads_);
+  const std::vector<std::int64_t> key = {
+      0, m, k, ldx, n, ldy, epilogue.bias != nullptr, epilogue.gelu, epilogue.accumulate};
+  auto it = impl_->cache.find(key);
+  Prepared* p = nullptr;
+  if (it != impl_->cache.end()) {
+    p = &it->second;
+  } else {
+    const auto src_md = strided({m, k}, {ldx, 1});
+    // w is [n x k] row-major: as the [k x n] weights operand, element (i, j) sits at j * k + i.
+    const auto wei_md = strided({k, n}, {1, k});
+    const auto bias_md = strided({1, n}, {n, 1});
+    const auto dst_md = strided({m, n}, {ldy, 1});
+    dnnl::post_ops ops;
+    if (epilogue.gelu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+    if (epilogue.accumulate) ops.append_sum(1.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const auto desc = epilogue.bias != nullptr ? dnnl::matmul::desc(src_md, wei_md, bias_md, dst_md)
+                                               : dnnl::matmul::desc(src_md, wei_md, dst_md);
+    const dnnl::matmul::primitive_desc pd(desc, attr, impl_->engine);
+    std::vector<std::pair<int, dnnl::memory::desc>> args = {
+        {DNNL_ARG_SRC, src_md}, {DNNL_ARG_WEIGHTS, wei_md}, {DNNL_ARG_DST, dst_md}};
+    if (epilogue.bias != nullptr) args.emplace_back(DNNL_ARG_BIAS, bias_md);
+    p = &impl_->prepare(key, args, dnnl::matmul(pd));
+    impl_->attach_scratchpad(*p, pd.scratchpad_desc());
+  }
+  p->args.at(DNNL_ARG_SRC).set_data_handle(mutable_ptr(x));
+  p->args.at(DNNL_ARG_WEIGHTS).set_data_handle(mutable_ptr(w));
+  p->args.at(DNNL_ARG_DST).set_data_handle(y);
+  if (epilogue.bias != nullptr)
+    p->args.at(DNNL_ARG_BIAS).set_data_handle(mutable_ptr(epilogue.bias));
+  impl_->run(*p);
+}
+
+void Gemm::batched(const MatrixView& a, const MatrixView& b, const OutputMatrixView& c,
+                   float scale) {
+  omp_set_num_threads(threads_);
+  const std::vector<std::int64_t> key = {
+      1,
+      a.batch,
+      a.rows,
+      a.cols,
+      a.batch_stride,
+      a.row_stride,
+      a.col_stride,
+      b.rows,
+      b.cols,
+      b.batch_stride,
+      b.row_stride,
+      b.col_stride,
+      c.rows,
+      c.cols,
+      c.batch_stride,
+      c.row_stride,
+      c.col_stride,
+      static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(scale))};
+  auto it = impl_->cache.find(key);
+  Prepared* p = nullptr;
+  if (it != impl_->cache.end()) {
+    p = &it->second;
+  } else {
+    const auto a_md =
+        strided({a.batch, a.rows, a.cols}, {a.batch_stride, a.row_stride, a.col_stride});
+    const auto b_md =
+        strided({b.batch, b.rows, b.cols}, {b.batch_stride, b.row_stride, b.col_stride});
+    const auto c_md =
+        strided({c.batch, c.rows, c.cols}, {c.batch_stride, c.row_stride, c.col_stride});
+    dnnl::primitive_attr attr;
+    if (scale != 1.0f) attr.set_output_scales(0, {scale});
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr,
+                                          impl_->engine);
+    p = &impl_->prepare(key, {{DNNL_ARG_SRC, a_md}, {DNNL_ARG_WEIGHTS, b_md}, {DNNL_ARG_DST, c_md}},
+                        dnnl::matmul(pd));
+    impl_->attach_scratchpad(*p, pd.scratchpad_desc());
+  }
+  p->args.at(DNNL_ARG_SRC).set_data_handle(mutable_ptr(a.data));
+  p->args.at(DNNL_ARG_WEIGHTS).set_data_handle(mutable_ptr(b.data));
+  p->args.at(DNNL_ARG_DST).set_data_handle(c.data);
+  impl_->run(*p);
+}
+
+void Gemm::softmax_rows(float* data, std::int64_t rows, std::int64_t cols) {
+  omp_set_num_threads(threads_);
+  const std::vector<std::int64_t> key = {2, rows, cols};
+  auto it = impl_->cache.find(key);
+  Prepared* p = nullptr;
+  if (it != impl_->cache.end()) {
+    p = &it->second;
+  } else {
+    const auto md = strided({rows, cols}, {cols, 1});
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::softmax_forward::primitive_desc pd(
+        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, md, 1), attr,
+        impl_->engine);
+    p = &impl_->prepare(key, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}}, dnnl::softmax_forward(pd));
+    impl_->attach_scratchpad(*p, pd.scratchpad_desc());
+  }
+  p->args.at(DNNL_ARG_SRC).set_data_handle(data);
+  p->args.at(DNNL_ARG_DST).set_data_handle(data);
+  impl_->run(*p);
+}
+
+namespace reference {
+
+void linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx, const float* w,
+            std::int64_t n, float* y, std::int64_t ldy, const Epilogue& epilogue) {
+  for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t j = 0; j < n; ++j) {
+      double acc = 0.0;
+      for (std::int64_t l = 0; l < k; ++l) {
+        acc += static_cast<double>(x[i * ldx + l]) * static_cast<double>(w[j * k + l]);
+      }
+      if (epilogue.bias != nullptr) acc += epilogue.bias[j];
+      float v = static_cast<float>(acc);
+      if (epilogue.gelu) v = reference::gelu(v);
+      y[i * ldy + j] = epilogue.accumulate ? y[i * ldy + j] + v : v;
+    }
+  }
+}
+
+void batched(const MatrixView& a, const MatrixView& b, const OutputMatrixView& c, float scale) {
+  float* out = c.data;
+  for (std::int64_t bi = 0; bi < a.batch; ++bi) {
+    for (std::int64_t i = 0; i < a.rows; ++i) {
+      for (std::int64_t j = 0; j < b.cols; ++j) {
+        double acc = 0.0;
+        for (std::int64_t l = 0; l < a.cols; ++l) {
+          acc += static_cast<double>(
+                     a.data[bi * a.batch_stride + i * a.row_stride + l * a.col_stride]) *
+                 static_cast<double>(
+                     b.data[bi * b.batch_stride + l * b.row_stride + j * b.col_stride]);
+        }
+        out[bi * c.batch_stride + i * c.row_stride + j * c.col_stride] =
+            static_cast<float>(acc * scale);
+      }
+    }
+  }
+}
+
+}  // namespace reference
+
+}  // namespace earshot::whisper

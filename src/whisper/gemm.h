@@ -1,0 +1,72 @@
+#pragma once
+
+// The matrix-product backend: oneDNN (f32, JIT for the host's widest vector unit). oneDNN is
+// built on OpenMP in Debian, so its thread count is the calling thread's OpenMP
+// nthreads-var, which every call here sets to the count the backend was made with.
+
+#include <cstdint>
+#include <memory>
+
+namespace earshot::whisper {
+
+// Fused after a product, in this order: + bias, GELU, + previous contents of y.
+struct Epilogue {
+  const float* bias = nullptr;  // [n], added to every row; nullptr = none
+  bool gelu = false;            // exact erf GELU (not the tanh approximation)
+  bool accumulate = false;      // y += result (a residual connection) instead of y = result
+};
+
+// A strided view of `batch` matrices of rows x cols floats:
+// element (b, r, c) is at data[b * batch_stride + r * row_stride + c * col_stride].
+template <typename T>
+struct StridedMatrices {
+  T* data = nullptr;
+  std::int64_t batch = 1;
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  std::int64_t batch_stride = 0;
+  std::int64_t row_stride = 0;
+  std::int64_t col_stride = 1;
+};
+using MatrixView = StridedMatrices<const float>;
+using OutputMatrixView = StridedMatrices<float>;
+
+// One per WhisperState: owns oneDNN's engine, stream and the primitives it has built
+// (keyed by shape, so a decoder step reuses what the previous step built). Not thread-safe.
+class Gemm {
+ public:
+  explicit Gemm(int threads);
+  ~Gemm();
+  Gemm(const Gemm&) = delete;
+  Gemm& operator=(const Gemm&) = delete;
+
+  int threads() const { return threads_; }
+
+  // y[m x n] (row stride ldy) = x[m x k] (row stride ldx) @ w^T, w row-major [n x k] (PyTorch's
+  // Linear weight layout), then the epilogue.
+  void linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx, const float* w,
+              std::int64_t n, float* y, std::int64_t ldy, const Epilogue& epilogue = {});
+
+  // c = scale * a @ b for each batch entry, with arbitrary strides (used by attention to
+  // address heads in place). a: [batch x m x k], b: [batch x k x n], c: [batch x m x n].
+  void batched(const MatrixView& a, const MatrixView& b, const OutputMatrixView& c, float scale);
+
+  // Softmax along each row of `rows` contiguous rows of `cols` floats, in place.
+  void softmax_rows(float* data, std::int64_t rows, std::int64_t cols);
+
+ private:
+  struct Impl;
+  int threads_;
+  std::unique_ptr<Impl> impl_;
+};
+
+namespace reference {
+
+// Plain scalar versions with double accumulation, for tests of the fast path.
+void linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx, const float* w,
+            std::int64_t n, float* y, std::int64_t ldy, const Epilogue& epilogue = {});
+void batched(const MatrixView& a, const MatrixView& b, const OutputMatrixView& c, float scale);
+
+}  // namespace reference
+
+}  // namespace earshot::whisper

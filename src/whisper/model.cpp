@@ -1,0 +1,408 @@
+#include "whisper/model.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+
+#include "earshot/error.h"
+#include "whisper/ggml_types.h"
+#include "whisper/log_mel.h"
+
+// Weights are converted to f32 at load, whatever the file stores: every kernel then runs on
+// one layout, and the f16 and f32 conformance files give the same numbers by construction.
+// The cost is memory: 4 bytes per parameter (tiny 39 M params ~ 150 MB, base ~ 290 MB,
+// small ~ 970 MB, medium ~ 3.1 GB, large ~ 6.2 GB), i.e. twice an f16 file and up to seven
+// times a q4 file. The file itself (mapped or read) is released once converted.
+
+namespace earshot {
+namespace whisper {
+namespace {
+
+constexpr std::uint32_t kGgmlMagic = 0x67676d6c;  // "ggml" as a little-endian uint32
+constexpr int kQuantizationVersion = 2;  // ggml's GGML_QNT_VERSION of the block layouts we read
+constexpr int kQuantizationVersionFactor = 1000;
+
+// Upper bounds on the hparams: far above every released Whisper (largest: d 1280, 32
+// layers, 51866 tokens, 128 mels), low enough that sizes derived from them cannot overflow.
+constexpr int kMaxVocab = 1 << 20;
+constexpr int kMaxCtx = 1 << 14;
+constexpr int kMaxState = 1 << 14;
+constexpr int kMaxHeads = 1 << 10;
+constexpr int kMaxLayers = 1 << 8;
+constexpr int kMaxMels = 1 << 10;
+constexpr int kMaxTensorName = 1 << 10;
+constexpr int kMaxDims = 4;
+
+class Cursor {
+ public:
+  Cursor(std::span<const std::uint8_t> bytes, const std::string& label)
+      : bytes_(bytes), label_(label) {}
+
+  std::size_t remaining() const { return bytes_.size() - offset_; }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(ErrorCode::kModelFormat, label_ + ": " + what);
+  }
+
+  std::span<const std::uint8_t> take(std::size_t n, const std::string& what) {
+    if (n > remaining()) {
+      fail("truncated: " + what + " needs " + std::to_string(n) + " bytes at offset " +
+           std::to_string(offset_) + ", only " + std::to_string(remaining()) + " left");
+    }
+    auto out = bytes_.subspan(offset_, n);
+    offset_ += n;
+    return out;
+  }
+
+  std::uint32_t u32(const std::string& what) {
+    auto b = take(4, what);
+    return static_cast<std::uint32_t>(b[0]) | (static_cast<std::uint32_t>(b[1]) << 8) |
+           (static_cast<std::uint32_t>(b[2]) << 16) | (static_cast<std::uint32_t>(b[3]) << 24);
+  }
+
+  std::int32_t i32(const std::string& what) { return static_cast<std::int32_t>(u32(what)); }
+
+ private:
+  std::span<const std::uint8_t> bytes_;
+  std::size_t offset_ = 0;
+  const std::string& label_;
+};
+
+int read_bounded(Cursor& in, const char* name, int lo, int hi) {
+  const std::int32_t v = in.i32(std::string("hparam ") + name);
+  if (v < lo || v > hi) {
+    in.fail(std::string("hparam ") + name + " = " + std::to_string(v) + " is outside [" +
+            std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return v;
+}
+
+ModelDims read_dims(Cursor& in, int& quantization_version) {
+  ModelDims d;
+  d.n_vocab = read_bounded(in, "n_vocab", 1, kMaxVocab);
+  d.n_audio_ctx = read_bounded(in, "n_audio_ctx", 1, kMaxCtx);
+  d.n_audio_state = read_bounded(in, "n_audio_state", 1, kMaxState);
+  d.n_audio_head = read_bounded(in, "n_audio_head", 1, kMaxHeads);
+  d.n_audio_layer = read_bounded(in, "n_audio_layer", 1, kMaxLayers);
+  d.n_text_ctx = read_bounded(in, "n_text_ctx", 1, kMaxCtx);
+  d.n_text_state = read_bounded(in, "n_text_state", 1, kMaxState);
+  d.n_text_head = read_bounded(in, "n_text_head", 1, kMaxHeads);
+  d.n_text_layer = read_bounded(in, "n_text_layer", 1, kMaxLayers);
+  d.n_mels = read_bounded(in, "n_mels", 1, kMaxMels);
+  const std::int32_t ftype = in.i32("hparam ftype");
+  if (ftype < 0 || !ggml_type_layout(ftype % kQuantizationVersionFactor)) {
+    in.fail("hparam ftype = " + std::to_string(ftype) + " is not a known storage type");
+  }
+  d.ftype = ftype % kQuantizationVersionFactor;
+  quantization_version = ftype / kQuantizationVersionFactor;
+  if (d.n_audio_state % d.n_audio_head != 0) {
+    in.fail("n_audio_state " + std::to_string(d.n_audio_state) + " is not a multiple of " +
+            "n_audio_head " + std::to_string(d.n_audio_head));
+  }
+  // Cross-attention projects the encoder output with square [n_text_state]^2 weights.
+  if (d.n_audio_state != d.n_text_state) {
+    in.fail("n_audio_state " + std::to_string(d.n_audio_state) + " differs from n_text_state " +
+            std::to_string(d.n_text_state));
+  }
+  if (d.n_text_state % d.n_text_head != 0) {
+    in.fail("n_text_state " + std::to_string(d.n_text_state) + " is not a multiple of " +
+            "n_text_head " + std::to_string(d.n_text_head));
+  }
+  return d;
+}
+
+std::string shape_string(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+// Where one expected tensor goes and which shapes (PyTorch order) the file may give it.
+struct Slot {
+  Tensor* destination = nullptr;
+  std::vector<std::int64_t> shape;
+  std::optional<std::vector<std::int64_t>> alternative_shape;
+  bool seen = false;
+};
+
+class SlotTable {
+ public:
+  void add(const std::string& name, Tensor& t, std::vector<std::int64_t> shape,
+           std::optional<std::vector<std::int64_t>> alternative = std::nullopt) {
+    slots_[name] = Slot{&t, std::move(shape), std::move(alternative), false};
+  }
+  void add_layer_norm(const std::string& prefix, LayerNormWeights& ln, std::int64_t d) {
+    add(prefix + ".weight", ln.weight, {d});
+    add(prefix + ".bias", ln.bias, {d});
+  }
+  void add_linear(const std::string& prefix, LinearWeights& lin, std::int64_t out, std::int64_t in,
+                  bool has_bias = true) {
+    add(prefix + ".weight", lin.weight, {out, in});
+    if (has_bias) add(prefix + ".bias", lin.bias, {out});
+  }
+  void add_attention(const std::string& prefix, AttentionWeights& attn, std::int64_t d) {
+    add_linear(prefix + ".query", attn.query, d, d);
+    add_linear(prefix + ".key", attn.key, d, d, /*has_bias=*/false);
+    add_linear(prefix + ".value", attn.value, d, d);
+    add_linear(prefix + ".out", attn.out, d, d);
+  }
+
+  std::map<std::string, Slot>& slots() { return slots_; }
+
+ private:
+  std::map<std::string, Slot> slots_;
+};
+
+SlotTable expected_tensors(const ModelDims& dims, ModelWeights& w) {
+  SlotTable table;
+  const std::int64_t da = dims.n_audio_state;
+  const std::int64_t dt = dims.n_text_state;
+  auto& enc = w.encoder;
+  // Conv biases are stored as PyTorch [d, 1] (whisper.cpp's converter reshapes them).
+  table.add("encoder.conv1.weight", enc.conv1_weight, {da, dims.n_mels, 3});
+  table.add("encoder.conv1.bias", enc.conv1_bias, {da}, std::vector<std::int64_t>{da, 1});
+  table.add("encoder.conv2.weight", enc.conv2_weight, {da, da, 3});
+  table.add("encoder.conv2.bias", enc.conv2_bias, {da}, std::vector<std::int64_t>{da, 1});
+  table.add("encoder.positional_embedding", enc.positional_embedding, {dims.n_audio_ctx, da});
+  enc.blocks.resize(static_cast<std::size_t>(dims.n_audio_layer));
+  for (int i = 0; i < dims.n_audio_layer; ++i) {
+    const std::string p = "encoder.blocks." + std::to_string(i);
+    auto& b = enc.blocks[static_cast<std::size_t>(i)];
+    table.add_layer_norm(p + ".attn_ln", b.attn_ln, da);
+    table.add_attention(p + ".attn", b.attn, da);
+    table.add_layer_norm(p + ".mlp_ln", b.mlp_ln, da);
+    table.add_linear(p + ".mlp.0", b.mlp_fc1, 4 * da, da);
+    table.add_linear(p + ".mlp.2", b.mlp_fc2, da, 4 * da);
+  }
+  table.add_layer_norm("encoder.ln_post", enc.ln_post, da);
+
+  auto& dec = w.decoder;
+  table.add("decoder.token_embedding.weight", dec.token_embedding, {dims.n_vocab, dt});
+  table.add("decoder.positional_embedding", dec.positional_embedding, {dims.n_text_ctx, dt});
+  dec.blocks.resize(static_cast<std::size_t>(dims.n_text_layer));
+  for (int i = 0; i < dims.n_text_layer; ++i) {
+    const std::string p = "decoder.blocks." + std::to_string(i);
+    auto& b = dec.blocks[static_cast<std::size_t>(i)];
+    table.add_layer_norm(p + ".attn_ln", b.attn_ln, dt);
+    table.add_attention(p + ".attn", b.attn, dt);
+    table.add_layer_norm(p + ".cross_attn_ln", b.cross_attn_ln, dt);
+    table.add_attention(p + ".cross_attn", b.cross_attn, dt);
+    table.add_layer_norm(p + ".mlp_ln", b.mlp_ln, dt);
+    table.add_linear(p + ".mlp.0", b.mlp_fc1, 4 * dt, dt);
+    table.add_linear(p + ".mlp.2", b.mlp_fc2, dt, 4 * dt);
+  }
+  table.add_layer_norm("decoder.ln", dec.ln, dt);
+  return table;
+}
+
+std::uint64_t element_count(const std::vector<std::int64_t>& shape) {
+  std::uint64_t n = 1;
+  for (auto v : shape) n *= static_cast<std::uint64_t>(v);
+  return n;
+}
+
+void read_tensor(Cursor& in, SlotTable& table, int quantization_version) {
+  const std::int32_t n_dims = in.i32("tensor header");
+  const std::int32_t name_len = in.i32("tensor header");
+  const std::int32_t type = in.i32("tensor header");
+  if (n_dims < 1 || n_dims > kMaxDims) {
+    in.fail("tensor with " + std::to_string(n_dims) + " dimensions (expected 1 to 4)");
+  }
+  if (name_len < 1 || name_len > kMaxTensorName) {
+    in.fail("tensor name length " + std::to_string(name_len) + " is out of range");
+  }
+  std::vector<std::int64_t> ne(static_cast<std::size_t>(n_dims));
+  for (auto& v : ne) v = in.i32("tensor dimensions");
+  auto name_bytes = in.take(static_cast<std::size_t>(name_len), "tensor name");
+  const std::string name(name_bytes.begin(), name_bytes.end());
+
+  auto it = table.slots().find(name);
+  if (it == table.slots().end()) in.fail("unknown tensor '" + name + "'");
+  Slot& slot = it->second;
+  if (slot.seen) in.fail("tensor '" + name + "' appears twice");
+  slot.seen = true;
+
+  // ggml lists ne fastest-varying first: the reverse of PyTorch's shape.
+  const std::vector<std::int64_t> shape(ne.rbegin(), ne.rend());
+  if (shape != slot.shape && (!slot.alternative_shape || shape != *slot.alternative_shape)) {
+    in.fail("tensor '" + name + "' has shape " + shape_string(shape) + ", expected " +
+            shape_string(slot.shape));
+  }
+  const auto layout = ggml_type_layout(type);
+  if (!layout) {
+    in.fail("tensor '" + name + "' has unknown type " + std::to_string(type));
+  }
+  if (layout->quantized) {
+    if (quantization_version != kQuantizationVersion) {
+      in.fail("tensor '" + name + "' is " + std::string(layout->name) +
+              " of quantization version " + std::to_string(quantization_version) +
+              "; only version 2 block layouts are supported");
+    }
+    if (ne[0] % layout->block_values != 0) {
+      in.fail("tensor '" + name + "' row of " + std::to_string(ne[0]) + " values is not a " +
+              "multiple of the " + std::string(layout->name) + " block size");
+    }
+  }
+  // The shape matched an expected one, whose sizes the hparam bounds keep far from overflow.
+  const std::uint64_t n = element_count(slot.shape);
+  const std::uint64_t bytes = n / static_cast<std::uint64_t>(layout->block_values) *
+                              static_cast<std::uint64_t>(layout->block_bytes);
+  auto data = in.take(bytes, "data of tensor '" + name + "'");
+  slot.destination->shape = slot.shape;
+  slot.destination->data.resize(n);
+  convert_to_f32(static_cast<GgmlType>(type), data.data(), n, slot.destination->data.data());
+}
+
+}  // namespace
+
+std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
+                                         const std::string& label) {
+  Cursor in(bytes, label);
+  const std::uint32_t magic = in.u32("magic");
+  if (magic != kGgmlMagic) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%08x", magic);
+    in.fail(std::string("bad magic ") + hex + " (not a ggml Whisper model file)");
+  }
+  int quantization_version = 0;
+  const ModelDims dims = read_dims(in, quantization_version);
+
+  const std::int32_t n_mel = in.i32("mel filter header");
+  const std::int32_t n_fft = in.i32("mel filter header");
+  if (n_mel != dims.n_mels || n_fft != kNFreq) {
+    in.fail("mel filter bank is " + std::to_string(n_mel) + " x " + std::to_string(n_fft) +
+            ", expected " + std::to_string(dims.n_mels) + " x " + std::to_string(kNFreq));
+  }
+  const std::size_t n_filter = static_cast<std::size_t>(n_mel) * kNFreq;
+  auto filter_bytes = in.take(n_filter * sizeof(float), "mel filters");
+  std::vector<float> filters(n_filter);
+  convert_to_f32(GgmlType::kF32, filter_bytes.data(), n_filter, filters.data());
+
+  const std::int32_t n_tokens = in.i32("vocabulary size");
+  if (n_tokens < 0 || n_tokens > dims.n_vocab) {
+    in.fail("vocabulary stores " + std::to_string(n_tokens) + " tokens, n_vocab is " +
+            std::to_string(dims.n_vocab));
+  }
+  // Each entry takes at least its 4-byte length: check before reserving.
+  if (static_cast<std::size_t>(n_tokens) * 4 > in.remaining()) {
+    in.fail("truncated: vocabulary of " + std::to_string(n_tokens) + " tokens runs past end");
+  }
+  std::vector<std::string> vocab;
+  vocab.reserve(static_cast<std::size_t>(n_tokens));
+  for (std::int32_t i = 0; i < n_tokens; ++i) {
+    const std::uint32_t len = in.u32("token length");
+    auto token = in.take(len, "token " + std::to_string(i));
+    vocab.emplace_back(token.begin(), token.end());
+  }
+
+  ModelWeights weights;
+  SlotTable table = expected_tensors(dims, weights);
+  while (in.remaining() > 0) read_tensor(in, table, quantization_version);
+  int missing = 0;
+  std::string first_missing;
+  for (const auto& [name, slot] : table.slots()) {
+    if (slot.seen) continue;
+    if (missing++ == 0) first_missing = name;
+  }
+  if (missing > 0) {
+    in.fail("missing tensor '" + first_missing + "'" +
+            (missing > 1 ? " (and " + std::to_string(missing - 1) + " more)" : std::string()));
+  }
+  return std::make_shared<const Model>(dims, std::move(filters), std::move(vocab),
+                                       std::move(weights));
+}
+
+}  // namespace whisper
+
+namespace {
+
+// The whole file as bytes: memory-mapped (pages are read on first touch and dropped when
+// unmapped) or read into memory. Lives only for the duration of load_model.
+class FileBytes {
+ public:
+  FileBytes(const std::filesystem::path& path, bool use_mmap) {
+    if (!use_mmap) {
+      std::ifstream file(path, std::ios::binary);
+      if (!file) fail_io(path, "cannot open");
+      buffer_.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+      if (file.bad()) fail_io(path, "cannot read");
+      return;
+    }
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail_io(path, "cannot open");
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      errno = err;
+      fail_io(path, "cannot stat");
+    }
+    size_ = static_cast<std::size_t>(st.st_size);
+    if (size_ > 0) {
+      void* map = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (map == MAP_FAILED) {
+        const int err = errno;
+        ::close(fd);
+        errno = err;
+        fail_io(path, "cannot map");
+      }
+      map_ = map;
+      ::madvise(map_, size_, MADV_SEQUENTIAL);
+    }
+    ::close(fd);
+  }
+  ~FileBytes() {
+    if (map_ != nullptr) ::munmap(map_, size_);
+  }
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+
+  std::span<const std::uint8_t> bytes() const {
+    if (map_ != nullptr) return {static_cast<const std::uint8_t*>(map_), size_};
+    return {reinterpret_cast<const std::uint8_t*>(buffer_.data()), buffer_.size()};
+  }
+
+ private:
+  [[noreturn]] static void fail_io(const std::filesystem::path& path, const char* what) {
+    throw Error(ErrorCode::kIo, path.string() + ": " + what + ": " + std::strerror(errno));
+  }
+
+  void* map_ = nullptr;
+  std::size_t size_ = 0;
+  std::vector<char> buffer_;
+};
+
+}  // namespace
+
+std::shared_ptr<const Model> load_model(const std::filesystem::path& path,
+                                        const ModelLoadOptions& options) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw Error(ErrorCode::kIo, path.string() + ": is a directory, not a model file");
+  }
+  const FileBytes file(path, options.use_mmap);
+  return whisper::parse_model(file.bytes(), path.string());
+}
+
+const ModelDims& model_dims(const Model& model) {
+  return model.dims();
+}
+
+bool model_is_multilingual(const Model& model) {
+  return model.multilingual();
+}
+
+}  // namespace earshot

@@ -1,0 +1,296 @@
+#include "whisper/state.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "earshot/error.h"
+#include "whisper/gemm.h"
+#include "whisper/kernels.h"
+#include "whisper/model.h"
+
+namespace earshot::whisper {
+namespace {
+
+// Query rows per block of full (non-causal) attention: the scores of one block,
+// n_head x kQueryBlock x n_kv floats, are all that is materialised at a time.
+constexpr std::int64_t kQueryBlock = 128;
+
+std::size_t size(std::int64_t a, std::int64_t b) {
+  return static_cast<std::size_t>(a) * static_cast<std::size_t>(b);
+}
+
+}  // namespace
+
+struct WhisperState::Impl {
+  Impl(const Model& m, int n_threads)
+      : model(m),
+        dims(m.dims()),
+        threads(n_threads > 0 ? n_threads : std::max(1, omp_get_num_procs())),
+        gemm(threads) {
+    const std::int64_t d = dims.n_audio_state;
+    const std::int64_t ctx = dims.n_audio_ctx;
+    const std::int64_t dt = dims.n_text_state;
+    const std::int64_t text_ctx = dims.n_text_ctx;
+    conv_columns.resize(std::max(size(2 * ctx, 3 * dims.n_mels), size(ctx, 3 * d)));
+    conv1_out.resize(size(2 * ctx, d));
+    enc_x.resize(size(ctx, d));
+    enc_h.resize(size(ctx, d));
+    enc_q.resize(size(ctx, d));
+    enc_k.resize(size(ctx, d));
+    enc_v.resize(size(ctx, d));
+    enc_attn.resize(size(ctx, d));
+    enc_mlp.resize(size(ctx, 4 * d));
+    const std::int64_t heads = std::max(dims.n_audio_head, dims.n_text_head);
+    scores.resize(size(heads * kQueryBlock, ctx));
+    encoder_out.resize(size(ctx, d));
+    cross_k.resize(size(dims.n_text_layer, ctx * dt));
+    cross_v.resize(size(dims.n_text_layer, ctx * dt));
+    self_k.resize(size(dims.n_text_layer, text_ctx * dt));
+    self_v.resize(size(dims.n_text_layer, text_ctx * dt));
+    dec_x.resize(size(text_ctx, dt));
+    dec_h.resize(size(text_ctx, dt));
+    dec_q.resize(size(text_ctx, dt));
+    dec_attn.resize(size(text_ctx, dt));
+    dec_mlp.resize(size(text_ctx, 4 * dt));
+    attention_scratch.resize(size(threads, text_ctx));
+  }
+
+  // Every query row against every key row (encoder self-attention, cross-attention), through
+  // oneDNN: per block of query rows, scores = q k^T / sqrt(d_head) for all heads at once,
+  // softmax, then scores @ v written into out's head columns in place.
+  void full_attention(const float* q, std::int64_t n_q, const float* k, const float* v,
+                      std::int64_t n_kv, std::int64_t n_head, std::int64_t d, float* out) {
+    const std::int64_t d_head = d / n_head;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d_head));
+    for (std::int64_t r0 = 0; r0 < n_q; r0 += kQueryBlock) {
+      const std::int64_t rows = std::min(kQueryBlock, n_q - r0);
+      const MatrixView q_heads{q + r0 * d, n_head, rows, d_head, d_head, d, 1};
+      const MatrixView k_heads_t{k, n_head, d_head, n_kv, d_head, 1, d};
+      const OutputMatrixView s{scores.data(), n_head, rows, n_kv, rows * n_kv, n_kv, 1};
+      gemm.batched(q_heads, k_heads_t, s, scale);
+      gemm.softmax_rows(scores.data(), n_head * rows, n_kv);
+      const MatrixView p{scores.data(), n_head, rows, n_kv, rows * n_kv, n_kv, 1};
+      const MatrixView v_heads{v, n_head, n_kv, d_head, d_head, d, 1};
+      const OutputMatrixView o{out + r0 * d, n_head, rows, d_head, d_head, d, 1};
+      gemm.batched(p, v_heads, o, 1.0f);
+    }
+  }
+
+  void encode(std::span<const float> mel);
+  void decode(std::span<const std::int32_t> tokens, bool all_rows, std::vector<float>& logits);
+
+  const Model& model;
+  const ModelDims dims;
+  const int threads;
+  Gemm gemm;
+
+  // Encoder activations, [frames x width] row-major.
+  std::vector<float> conv_columns;  // im2col of either convolution
+  std::vector<float> conv1_out;
+  std::vector<float> enc_x, enc_h, enc_q, enc_k, enc_v, enc_attn, enc_mlp;
+  std::vector<float> scores;
+  std::vector<float> encoder_out;
+  bool encoded = false;
+
+  // Per decoder layer: cross-attention K/V of the current window, self-attention cache.
+  std::vector<float> cross_k, cross_v;
+  std::vector<float> self_k, self_v;
+  int n_past = 0;
+
+  // Decoder activations for up to n_text_ctx tokens at once.
+  std::vector<float> dec_x, dec_h, dec_q, dec_attn, dec_mlp;
+  std::vector<float> attention_scratch;
+};
+
+void WhisperState::Impl::encode(std::span<const float> mel) {
+  const std::int64_t ctx = dims.n_audio_ctx;
+  const std::int64_t frames = 2 * ctx;
+  const std::int64_t n_mels = dims.n_mels;
+  const std::int64_t d = dims.n_audio_state;
+  if (mel.size() != size(n_mels, frames)) {
+    throw Error(ErrorCode::kInvalidArgument, "encode: mel of " + std::to_string(mel.size()) +
+                                                 " values, expected " + std::to_string(n_mels) +
+                                                 " x " + std::to_string(frames));
+  }
+  const auto& w = model.weights().encoder;
+  float* cols = conv_columns.data();
+
+  // conv1 (kernel 3, padding 1) as a product: row t holds mel[c][t + j - 1] at column c*3 + j,
+  // matching the weight's PyTorch layout [out][in][kernel].
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (std::int64_t t = 0; t < frames; ++t) {
+    float* row = cols + t * 3 * n_mels;
+    for (std::int64_t c = 0; c < n_mels; ++c) {
+      for (std::int64_t j = 0; j < 3; ++j) {
+        const std::int64_t src = t + j - 1;
+        row[c * 3 + j] = (src >= 0 && src < frames) ? mel[size(c, frames) + src] : 0.0f;
+      }
+    }
+  }
+  gemm.linear(cols, frames, 3 * n_mels, 3 * n_mels, w.conv1_weight.ptr(), d, conv1_out.data(), d,
+              {.bias = w.conv1_bias.ptr(), .gelu = true});
+
+  // conv2 (kernel 3, stride 2, padding 1) over conv1's [frames x d] output.
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (std::int64_t t = 0; t < ctx; ++t) {
+    float* row = cols + t * 3 * d;
+    for (std::int64_t c = 0; c < d; ++c) {
+      for (std::int64_t j = 0; j < 3; ++j) {
+        const std::int64_t src = 2 * t + j - 1;
+        row[c * 3 + j] = (src >= 0 && src < frames) ? conv1_out[size(src, d) + c] : 0.0f;
+      }
+    }
+  }
+  float* x = enc_x.data();
+  gemm.linear(cols, ctx, 3 * d, 3 * d, w.conv2_weight.ptr(), d, x, d,
+              {.bias = w.conv2_bias.ptr(), .gelu = true});
+  add_in_place(x, w.positional_embedding.ptr(), ctx * d);
+
+  for (const auto& block : w.blocks) {
+    layer_norm(x, ctx, d, block.attn_ln.weight.ptr(), block.attn_ln.bias.ptr(), enc_h.data(),
+               threads);
+    gemm.linear(enc_h.data(), ctx, d, d, block.attn.query.weight.ptr(), d, enc_q.data(), d,
+                {.bias = block.attn.query.bias.ptr()});
+    gemm.linear(enc_h.data(), ctx, d, d, block.attn.key.weight.ptr(), d, enc_k.data(), d);
+    gemm.linear(enc_h.data(), ctx, d, d, block.attn.value.weight.ptr(), d, enc_v.data(), d,
+                {.bias = block.attn.value.bias.ptr()});
+    full_attention(enc_q.data(), ctx, enc_k.data(), enc_v.data(), ctx, dims.n_audio_head, d,
+                   enc_attn.data());
+    gemm.linear(enc_attn.data(), ctx, d, d, block.attn.out.weight.ptr(), d, x, d,
+                {.bias = block.attn.out.bias.ptr(), .accumulate = true});
+
+    layer_norm(x, ctx, d, block.mlp_ln.weight.ptr(), block.mlp_ln.bias.ptr(), enc_h.data(),
+               threads);
+    gemm.linear(enc_h.data(), ctx, d, d, block.mlp_fc1.weight.ptr(), 4 * d, enc_mlp.data(), 4 * d,
+                {.bias = block.mlp_fc1.bias.ptr(), .gelu = true});
+    gemm.linear(enc_mlp.data(), ctx, 4 * d, 4 * d, block.mlp_fc2.weight.ptr(), d, x, d,
+                {.bias = block.mlp_fc2.bias.ptr(), .accumulate = true});
+  }
+  layer_norm(x, ctx, d, w.ln_post.weight.ptr(), w.ln_post.bias.ptr(), encoder_out.data(), threads);
+
+  // Cross-attention keys and values depend only on the encoder output: once per window.
+  const std::int64_t dt = dims.n_text_state;
+  const auto& dec = model.weights().decoder;
+  for (std::size_t l = 0; l < dec.blocks.size(); ++l) {
+    const auto& attn = dec.blocks[l].cross_attn;
+    gemm.linear(encoder_out.data(), ctx, dt, dt, attn.key.weight.ptr(), dt,
+                cross_k.data() + l * size(ctx, dt), dt);
+    gemm.linear(encoder_out.data(), ctx, dt, dt, attn.value.weight.ptr(), dt,
+                cross_v.data() + l * size(ctx, dt), dt, {.bias = attn.value.bias.ptr()});
+  }
+  encoded = true;
+  n_past = 0;
+}
+
+void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_rows,
+                                std::vector<float>& logits) {
+  if (!encoded) throw Error(ErrorCode::kInvalidArgument, "decode: no window encoded yet");
+  const auto n = static_cast<std::int64_t>(tokens.size());
+  if (n == 0) throw Error(ErrorCode::kInvalidArgument, "decode: no tokens");
+  if (n_past + n > dims.n_text_ctx) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "decode: " + std::to_string(n_past) + " cached + " + std::to_string(n) +
+                    " new tokens exceed n_text_ctx " + std::to_string(dims.n_text_ctx));
+  }
+  for (const std::int32_t token : tokens) {
+    if (token < 0 || token >= dims.n_vocab) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "decode: token " + std::to_string(token) + " outside the vocabulary");
+    }
+  }
+  const auto& w = model.weights().decoder;
+  const std::int64_t d = dims.n_text_state;
+  const std::int64_t ctx = dims.n_audio_ctx;
+  const std::int64_t text_ctx = dims.n_text_ctx;
+  float* x = dec_x.data();
+  float* h = dec_h.data();
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float* embedding = w.token_embedding.ptr() + size(tokens[static_cast<std::size_t>(i)], d);
+    const float* position = w.positional_embedding.ptr() + size(n_past + i, d);
+    for (std::int64_t c = 0; c < d; ++c) x[i * d + c] = embedding[c] + position[c];
+  }
+
+  const AttentionShape self_shape{.n_q = n,
+                                  .n_kv = n_past + n,
+                                  .n_head = dims.n_text_head,
+                                  .d_head = d / dims.n_text_head,
+                                  .causal_offset = n_past};
+  for (std::size_t l = 0; l < w.blocks.size(); ++l) {
+    const auto& block = w.blocks[l];
+    float* layer_k = self_k.data() + l * size(text_ctx, d);
+    float* layer_v = self_v.data() + l * size(text_ctx, d);
+    layer_norm(x, n, d, block.attn_ln.weight.ptr(), block.attn_ln.bias.ptr(), h, threads);
+    gemm.linear(h, n, d, d, block.attn.query.weight.ptr(), d, dec_q.data(), d,
+                {.bias = block.attn.query.bias.ptr()});
+    gemm.linear(h, n, d, d, block.attn.key.weight.ptr(), d, layer_k + n_past * d, d);
+    gemm.linear(h, n, d, d, block.attn.value.weight.ptr(), d, layer_v + n_past * d, d,
+                {.bias = block.attn.value.bias.ptr()});
+    attention(dec_q.data(), d, layer_k, d, layer_v, d, dec_attn.data(), d, self_shape,
+              attention_scratch, threads);
+    gemm.linear(dec_attn.data(), n, d, d, block.attn.out.weight.ptr(), d, x, d,
+                {.bias = block.attn.out.bias.ptr(), .accumulate = true});
+
+    layer_norm(x, n, d, block.cross_attn_ln.weight.ptr(), block.cross_attn_ln.bias.ptr(), h,
+               threads);
+    gemm.linear(h, n, d, d, block.cross_attn.query.weight.ptr(), d, dec_q.data(), d,
+                {.bias = block.cross_attn.query.bias.ptr()});
+    full_attention(dec_q.data(), n, cross_k.data() + l * size(ctx, d),
+                   cross_v.data() + l * size(ctx, d), ctx, dims.n_text_head, d, dec_attn.data());
+    gemm.linear(dec_attn.data(), n, d, d, block.cross_attn.out.weight.ptr(), d, x, d,
+                {.bias = block.cross_attn.out.bias.ptr(), .accumulate = true});
+
+    layer_norm(x, n, d, block.mlp_ln.weight.ptr(), block.mlp_ln.bias.ptr(), h, threads);
+    gemm.linear(h, n, d, d, block.mlp_fc1.weight.ptr(), 4 * d, dec_mlp.data(), 4 * d,
+                {.bias = block.mlp_fc1.bias.ptr(), .gelu = true});
+    gemm.linear(dec_mlp.data(), n, 4 * d, 4 * d, block.mlp_fc2.weight.ptr(), d, x, d,
+                {.bias = block.mlp_fc2.bias.ptr(), .accumulate = true});
+  }
+  n_past += static_cast<int>(n);
+
+  // Logits = ln(x) @ token_embedding^T, only for the rows the caller wants.
+  const std::int64_t first = all_rows ? 0 : n - 1;
+  const std::int64_t rows = n - first;
+  layer_norm(x + first * d, rows, d, w.ln.weight.ptr(), w.ln.bias.ptr(), h, threads);
+  logits.resize(size(rows, dims.n_vocab));
+  gemm.linear(h, rows, d, d, w.token_embedding.ptr(), dims.n_vocab, logits.data(), dims.n_vocab);
+}
+
+WhisperState::WhisperState(const Model& model, int threads)
+    : impl_(std::make_unique<Impl>(model, threads)) {}
+
+WhisperState::~WhisperState() = default;
+
+void WhisperState::encode(std::span<const float> mel) {
+  impl_->encode(mel);
+}
+
+std::span<const float> WhisperState::encoder_output() const {
+  return impl_->encoder_out;
+}
+
+void WhisperState::decode(std::span<const std::int32_t> tokens, bool all_rows,
+                          std::vector<float>& logits) {
+  impl_->decode(tokens, all_rows, logits);
+}
+
+int WhisperState::n_past() const {
+  return impl_->n_past;
+}
+
+void WhisperState::truncate(int n) {
+  if (n < 0 || n > impl_->n_past) {
+    throw Error(ErrorCode::kInvalidArgument, "truncate: " + std::to_string(n) + " is outside [0, " +
+                                                 std::to_string(impl_->n_past) + "]");
+  }
+  impl_->n_past = n;
+}
+
+const Model& WhisperState::model() const {
+  return impl_->model;
+}
+
+}  // namespace earshot::whisper
