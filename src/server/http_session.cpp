@@ -1,5 +1,9 @@
 #include "server/http_session.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdio>
 #include <limits>
 
 #include <boost/beast/version.hpp>
@@ -194,24 +198,156 @@ void HttpSession::on_body(beast::error_code ec) {
   dispatch();
 }
 
+// The Exchange a handler answers through; it may outlive the connection.
+class SessionExchange final : public Exchange {
+ public:
+  SessionExchange(std::shared_ptr<HttpSession> session, std::shared_ptr<std::atomic<bool>> gone)
+      : session_(std::move(session)), gone_(std::move(gone)) {}
+
+  void respond(Response&& response) override {
+    if (answered_.exchange(true)) return;
+    post([r = std::make_shared<Response>(std::move(response))](HttpSession& s) { s.send(std::move(*r)); });
+  }
+  void start_stream(Response&& head) override {
+    if (answered_.exchange(true)) return;
+    streaming_ = true;
+    post([r = std::make_shared<Response>(std::move(head))](HttpSession& s) { s.stream_start(std::move(*r)); });
+  }
+  void write(std::string data) override {
+    if (!streaming_ || finished_) return;
+    post([d = std::make_shared<std::string>(std::move(data))](HttpSession& s) { s.stream_write(std::move(*d)); });
+  }
+  void finish() override {
+    if (!streaming_ || finished_.exchange(true)) return;
+    post([](HttpSession& s) { s.stream_finish(); });
+  }
+  std::shared_ptr<std::atomic<bool>> client_gone() const override { return gone_; }
+
+ private:
+  template <class F>
+  void post(F&& f) {
+    net::post(session_->stream_.get_executor(), [s = session_, f = std::forward<F>(f)]() mutable { f(*s); });
+  }
+  std::shared_ptr<HttpSession> session_;
+  std::shared_ptr<std::atomic<bool>> gone_;
+  std::atomic<bool> answered_{false};
+  std::atomic<bool> streaming_{false};
+  std::atomic<bool> finished_{false};
+};
+
 void HttpSession::dispatch() {
   stream_.expires_never();
   auto& req = parser_->get();
-  // The answer can come from any thread (inference workers): hop back onto this
-  // connection's strand, and answer at most once.
-  auto once = std::make_shared<std::atomic<bool>>(false);
-  Respond respond = [self = shared_from_this(), once](Response&& res) {
-    if (once->exchange(true)) return;
-    net::post(self->stream_.get_executor(),
-              [self, r = std::make_shared<Response>(std::move(res))]() mutable { self->send(std::move(*r)); });
-  };
+  client_gone_ = std::make_shared<std::atomic<bool>>(false);
+  auto exchange = std::make_shared<SessionExchange>(shared_from_this(), client_gone_);
+  watch_disconnect();
   try {
-    route_->handler(req, context_, respond);
+    route_->handler(req, context_, exchange);
   } catch (const std::exception& e) {
     server_.log().error("{} {} {}: handler failed: {}", context_.remote, method_, context_.path, e.what());
-    respond(error_response(http::status::internal_server_error, "Internal server error", route_->error_style,
-                           req.version(), false));
+    exchange->respond(error_response(http::status::internal_server_error, "Internal server error",
+                                     route_->error_style, req.version(), false));
   }
+}
+
+// A readable socket while the request is being handled means the client either hung up
+// (a read of 0 bytes) or sent the next request early (pipelining; then stop watching).
+void HttpSession::watch_disconnect() {
+  watching_ = true;
+  const auto generation = ++watch_generation_;
+  stream_.socket().async_wait(
+      net::ip::tcp::socket::wait_read, [self = shared_from_this(), generation](beast::error_code ec) {
+        if (!self->watching_ || generation != self->watch_generation_ || ec == net::error::operation_aborted) return;
+        char probe = 0;
+        const auto n = ::recv(self->stream_.socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (ec || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+          self->watching_ = false;
+          if (self->client_gone_) self->client_gone_->store(true);
+          self->server_.log().info("{} \"{} {}\" client disconnected before the answer", self->context_.remote,
+                                   self->method_, self->context_.path);
+          self->force_close();
+          return;
+        }
+        if (n < 0) {
+          self->watch_disconnect();
+          return;
+        }
+        self->watching_ = false;
+      });
+}
+
+void HttpSession::stop_watching() {
+  if (!watching_) return;
+  watching_ = false;
+  ++watch_generation_;
+  beast::error_code ec;
+  stream_.socket().cancel(ec);
+}
+
+void HttpSession::stream_start(Response&& head) {
+  if (closed_) return;
+  stop_watching();
+  streaming_ = true;
+  stream_finished_ = false;
+  stream_bytes_ = 0;
+  stream_status_ = head.result_int();
+  if (server_.shutting_down()) close_after_write_ = true;
+  head.set(http::field::server, "earshot");
+  head.chunked(true);
+  head.keep_alive(!close_after_write_);
+  head.body().clear();
+  std::string bytes = std::to_string(head.version() / 10) + "." + std::to_string(head.version() % 10);
+  bytes = "HTTP/" + bytes + " " + std::to_string(head.result_int()) + " " + std::string(head.reason()) + "\r\n";
+  for (const auto& f : head) bytes += std::string(f.name_string()) + ": " + std::string(f.value()) + "\r\n";
+  bytes += "\r\n";
+  stream_queue_.push_back(std::move(bytes));
+  // Streams have no overall deadline; each write gets the body timeout.
+  write_next_chunk();
+  watch_disconnect();
+}
+
+void HttpSession::stream_write(std::string data) {
+  if (closed_ || !streaming_ || data.empty()) return;
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  stream_queue_.push_back(size + data + "\r\n");
+  write_next_chunk();
+}
+
+void HttpSession::stream_finish() {
+  if (closed_ || !streaming_) return;
+  stream_finished_ = true;
+  stream_queue_.push_back("0\r\n\r\n");
+  write_next_chunk();
+}
+
+void HttpSession::write_next_chunk() {
+  if (stream_writing_ || stream_queue_.empty() || closed_) return;
+  stream_writing_ = true;
+  stream_.expires_after(server_.config().body_timeout);
+  net::async_write(stream_, net::buffer(stream_queue_.front()),
+                   [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                     self->stream_writing_ = false;
+                     self->stream_bytes_ += n;
+                     if (!self->stream_queue_.empty()) self->stream_queue_.pop_front();
+                     if (ec) {
+                       if (self->client_gone_) self->client_gone_->store(true);
+                       self->log_access(self->stream_status_, self->stream_bytes_);
+                       self->force_close();
+                       return;
+                     }
+                     if (!self->stream_queue_.empty()) {
+                       self->write_next_chunk();
+                       return;
+                     }
+                     if (self->stream_finished_) {
+                       self->streaming_ = false;
+                       self->log_access(self->stream_status_, self->stream_bytes_);
+                       self->request_done();
+                     } else {
+                       self->stream_.expires_never();
+                     }
+                   });
 }
 
 void HttpSession::reject(http::status status, std::string_view message, ErrorStyle style,
@@ -228,6 +364,7 @@ void HttpSession::reject(http::status status, std::string_view message, ErrorSty
 
 void HttpSession::send(Response&& res) {
   if (closed_) return;
+  stop_watching();
   if (server_.shutting_down()) close_after_write_ = true;
   res.set(http::field::server, "earshot");
   if (close_after_write_) res.keep_alive(false);
@@ -247,14 +384,20 @@ void HttpSession::send(Response&& res) {
 
 void HttpSession::on_write(beast::error_code ec, std::size_t bytes) {
   log_access(response_ ? response_->result_int() : 0, bytes);
-  const bool keep = !ec && response_ && response_->keep_alive() && !close_after_write_ && !server_.shutting_down();
+  if (response_ && !response_->keep_alive()) close_after_write_ = true;
   response_.reset();
-  in_flight_ = false;
   if (ec) {
     force_close();
     return;
   }
-  if (!keep) {
+  request_done();
+}
+
+// The answer is out: next request on this connection, or close.
+void HttpSession::request_done() {
+  in_flight_ = false;
+  client_gone_.reset();
+  if (close_after_write_ || server_.shutting_down()) {
     close_gracefully();
     return;
   }

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
 
@@ -22,6 +24,7 @@ class HttpServer;
 // answers. Each phase has its own deadline (header, body, idle).
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
+  friend class SessionExchange;
   HttpSession(boost::asio::ip::tcp::socket&& socket, HttpServer& server);
   ~HttpSession();
 
@@ -38,6 +41,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_header(boost::beast::error_code ec);
   void on_body(boost::beast::error_code ec);
   void dispatch();
+  // Streaming answers (see Exchange): chunks queued and written in order.
+  void stream_start(Response&& head);
+  void stream_write(std::string data);
+  void stream_finish();
+  void write_next_chunk();
+  // While a handler works, notices a client that hangs up and raises client_gone_.
+  void watch_disconnect();
+  void stop_watching();
+  void request_done();
   void reject(http::status status, std::string_view message, ErrorStyle style,
               std::optional<std::string> allow = std::nullopt);
   void send(Response&& res);
@@ -58,6 +70,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::string method_;
   std::chrono::steady_clock::time_point started_;
   bool in_flight_ = false;  // a request has been read and not yet fully answered
+  std::shared_ptr<std::atomic<bool>> client_gone_;
+  bool watching_ = false;
+  std::uint64_t watch_generation_ = 0;
+  bool streaming_ = false;
+  bool stream_writing_ = false;
+  bool stream_finished_ = false;
+  std::size_t stream_bytes_ = 0;
+  unsigned stream_status_ = 0;
+  std::deque<std::string> stream_queue_;
   bool close_after_write_ = false;
   bool closed_ = false;
 };

@@ -3,6 +3,7 @@
 // Request routing: exact paths, each with its methods, whether it needs a token, and how its
 // errors are shaped (the original server's or OpenAI's envelope).
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,9 +34,23 @@ struct RequestContext {
   std::string query;        // after '?', undecoded; empty when none
 };
 
-// Completes a request; must be called exactly once, from any thread.
-using Respond = std::function<void(Response&&)>;
-using Handler = std::function<void(Request&, const RequestContext&, Respond)>;
+// One request's way back to its client. Thread-safe: a handler may answer from any thread
+// (an inference worker). The first answer wins; later calls are ignored.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  // A complete answer.
+  virtual void respond(Response&& response) = 0;
+  // An incremental answer (Server-Sent Events): the head's status and headers go out at
+  // once with chunked transfer encoding; each write() is one chunk; finish() ends it.
+  virtual void start_stream(Response&& head) = 0;
+  virtual void write(std::string data) = 0;
+  virtual void finish() = 0;
+  // Raised when the client disconnects before the answer is complete.
+  virtual std::shared_ptr<std::atomic<bool>> client_gone() const = 0;
+};
+
+using Handler = std::function<void(Request&, const RequestContext&, std::shared_ptr<Exchange>)>;
 
 struct Route {
   std::string path;

@@ -14,11 +14,11 @@
 namespace earshot::whisper {
 namespace {
 
-using earshot::testing::NpyArray;
-using earshot::testing::read_ggml_vocab;
-using earshot::testing::read_json;
-using earshot::testing::read_npy;
 using earshot::testing::ReplayLogitsSource;
+using earshot::testing::reference::NpyArray;
+using earshot::testing::reference::read_ggml_vocab;
+using earshot::testing::reference::read_json;
+using earshot::testing::reference::read_npy;
 using nlohmann::json;
 
 Tokenizer micro_tokenizer(const std::filesystem::path& dir) {

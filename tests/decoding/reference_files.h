@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace earshot::testing {
+namespace earshot::testing::reference {
 
 inline std::string read_file_bytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -108,4 +108,4 @@ inline NpyArray read_npy(const std::filesystem::path& path) {
   return out;
 }
 
-}  // namespace earshot::testing
+}  // namespace earshot::testing::reference

@@ -16,7 +16,7 @@ namespace earshot::testing {
 // logits_teacher_forced_nots.npy), and each fed token must be the one that was recorded.
 class ReplayLogitsSource final : public whisper::LogitsSource {
  public:
-  ReplayLogitsSource(const NpyArray& logits, std::vector<int> recorded_sequence)
+  ReplayLogitsSource(const reference::NpyArray& logits, std::vector<int> recorded_sequence)
       : logits_(logits), recorded_(std::move(recorded_sequence)) {}
 
   void reset() override { pos_ = 0; }
@@ -38,7 +38,7 @@ class ReplayLogitsSource final : public whisper::LogitsSource {
   }
 
  private:
-  const NpyArray& logits_;
+  const reference::NpyArray& logits_;
   std::vector<int> recorded_;
   std::size_t pos_ = 0;
 };

@@ -11,8 +11,8 @@
 namespace earshot::whisper {
 namespace {
 
-using earshot::testing::read_ggml_vocab;
-using earshot::testing::read_json;
+using earshot::testing::reference::read_ggml_vocab;
+using earshot::testing::reference::read_json;
 
 // The micro model's vocabulary: OpenAI's multilingual BPE ranks.
 const Tokenizer& micro_tokenizer(const std::filesystem::path& dir) {
