@@ -1,0 +1,41 @@
+#pragma once
+
+// Long-form transcription as OpenAI's transcribe() does it (transcribe.py): 30 s windows
+// starting at `seek`, each decoded with temperature fallback, split into segments at
+// timestamp pairs, and `seek` advanced by what the window's timestamps say was consumed.
+
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "earshot/whisper.h"
+#include "whisper/decoding.h"
+#include "whisper/tokenizer.h"
+#include "whisper/window_segments.h"
+
+namespace earshot::whisper {
+
+class WhisperState;
+
+// Observers of the long-form loop for tests and diagnostics.
+struct LongFormHooks {
+  // Called with the result kept for each window (after fallback), skipped windows included.
+  std::function<void(int seek, const DecodingResult& result)> on_window;
+  bool record_steps = false;  // fill DecodingResult::steps
+};
+
+// Runs the window loop over `content_frames` frames of audio in an encoder-ready state.
+// `window_mel(seek)` returns the [n_mels x 3000] mel the decoder sees for the window at `seek`.
+// `language` is the resolved code. `encoded_mel`, when given, is the mel `state` has already
+// encoded (language detection's), so an identical first window is not encoded twice. Fills
+// text, language, segments and the encode/decode timings; the caller sets duration,
+// language_probability and the mel timing.
+Transcription run_long_form(WhisperState& state, const Tokenizer& tokenizer,
+                            const TranscribeOptions& options, const std::string& language,
+                            int content_frames,
+                            const std::function<std::vector<float>(int seek)>& window_mel,
+                            const std::vector<float>* encoded_mel = nullptr,
+                            const LongFormHooks& hooks = {});
+
+}  // namespace earshot::whisper

@@ -1,0 +1,111 @@
+// The public engine entry points of earshot/whisper.h: transcribe() and detect_language().
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "earshot/error.h"
+#include "earshot/whisper.h"
+#include "whisper/decoding.h"
+#include "whisper/log_mel.h"
+#include "whisper/long_form.h"
+#include "whisper/model.h"
+#include "whisper/state.h"
+#include "whisper/state_logits_source.h"
+#include "whisper/tokenizer.h"
+
+namespace earshot {
+
+namespace {
+
+constexpr double kSampleRate = 16000.0;
+
+int resolve_threads(int threads) {
+  if (threads > 0) return threads;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// The first 3000 frames of a mel (pad_or_trim(mel, N_FRAMES) over the whole-file mel).
+std::vector<float> first_frames(const whisper::LogMel& mel) {
+  return whisper::window_mel(mel, 0, mel.n_frames).data;
+}
+
+}  // namespace
+
+Transcription transcribe(const Model& model, std::span<const float> samples,
+                         const TranscribeOptions& options) {
+  const whisper::Tokenizer tokenizer = whisper::Tokenizer::for_model(model);
+  const whisper::SpecialTokens& sp = tokenizer.special();
+  const int threads = resolve_threads(options.threads);
+
+  std::string language = options.language;
+  const bool detect = language.empty() || language == "auto";
+  if (!sp.multilingual) {
+    language = "en";  // English-only models have no language token to choose
+  } else if (!detect && !sp.language_token(language)) {
+    throw Error(ErrorCode::kInvalidArgument, "unknown language '" + language + "'");
+  }
+
+  // Whole-file log-mel with 30 s of zeros appended (README B1): the clamp floor comes from
+  // the whole file, and every window is cut from this one array.
+  auto t0 = Clock::now();
+  const whisper::LogMel mel =
+      whisper::long_form_log_mel(samples, model.mel_filters(), model.dims().n_mels, threads);
+  const double mel_ms = ms_since(t0);
+  const int content_frames = mel.n_frames - whisper::kChunkFrames;
+
+  whisper::WhisperState state(model, threads);
+  double language_probability = 1.0;
+  std::vector<float> detection_mel;
+  double detect_encode_ms = 0;
+  double detect_decode_ms = 0;
+  if (detect && sp.multilingual) {
+    // Detected on the first 30 s of the whole-file mel, as transcribe() does.
+    detection_mel = first_frames(mel);
+    t0 = Clock::now();
+    state.encode(detection_mel);
+    detect_encode_ms = ms_since(t0);
+    t0 = Clock::now();
+    whisper::StateLogitsSource source(state);
+    const auto probs = whisper::language_probabilities(source, sp);
+    detect_decode_ms = ms_since(t0);
+    language = probs.front().code;
+    language_probability = probs.front().probability;
+  }
+
+  Transcription out = whisper::run_long_form(
+      state, tokenizer, options, language, content_frames,
+      [&](int seek) { return whisper::window_mel(mel, seek, content_frames).data; },
+      detection_mel.empty() ? nullptr : &detection_mel);
+  out.language = language;
+  out.language_probability = language_probability;
+  out.duration = static_cast<double>(samples.size()) / kSampleRate;
+  out.timings.mel_ms = mel_ms;
+  out.timings.encode_ms += detect_encode_ms;
+  out.timings.decode_ms += detect_decode_ms;
+  if (options.on_progress && content_frames <= 0) options.on_progress(1.0);
+  return out;
+}
+
+std::vector<LanguageProbability> detect_language(const Model& model, std::span<const float> samples,
+                                                 int threads) {
+  if (!model.multilingual()) {
+    throw Error(ErrorCode::kInvalidArgument, "an English-only model cannot detect languages");
+  }
+  threads = resolve_threads(threads);
+  const auto sp = whisper::SpecialTokens::for_vocab_size(model.dims().n_vocab);
+  // model.detect_language(log_mel_spectrogram(pad_or_trim(audio))): the first 30 s alone.
+  const whisper::LogMel mel =
+      whisper::single_window_log_mel(samples, model.mel_filters(), model.dims().n_mels, threads);
+  whisper::WhisperState state(model, threads);
+  state.encode(mel.data);
+  whisper::StateLogitsSource source(state);
+  return whisper::language_probabilities(source, sp);
+}
+
+}  // namespace earshot
