@@ -15,10 +15,6 @@
 namespace earshot::whisper {
 namespace {
 
-// Query rows per block of full (non-causal) attention: the scores of one block,
-// n_head x kQueryBlock x n_kv floats, are all that is materialised at a time.
-constexpr std::int64_t kQueryBlock = 128;
-
 std::size_t size(std::int64_t a, std::int64_t b) {
   return static_cast<std::size_t>(a) * static_cast<std::size_t>(b);
 }
@@ -45,7 +41,7 @@ struct WhisperState::Impl {
     enc_attn.resize(size(ctx, d));
     enc_mlp.resize(size(ctx, 4 * d));
     const std::int64_t heads = std::max(dims.n_audio_head, dims.n_text_head);
-    scores.resize(size(heads * kQueryBlock, ctx));
+    scores.resize(size(heads * kAttentionQueryBlock, ctx));
     encoder_out.resize(size(ctx, d));
     cross_k.resize(size(dims.n_text_layer, ctx * dt));
     cross_v.resize(size(dims.n_text_layer, ctx * dt));
@@ -59,25 +55,9 @@ struct WhisperState::Impl {
     attention_scratch.resize(size(threads, text_ctx));
   }
 
-  // Every query row against every key row (encoder self-attention, cross-attention), through
-  // oneDNN: per block of query rows, scores = q k^T / sqrt(d_head) for all heads at once,
-  // softmax, then scores @ v written into out's head columns in place.
   void full_attention(const float* q, std::int64_t n_q, const float* k, const float* v,
                       std::int64_t n_kv, std::int64_t n_head, std::int64_t d, float* out) {
-    const std::int64_t d_head = d / n_head;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(d_head));
-    for (std::int64_t r0 = 0; r0 < n_q; r0 += kQueryBlock) {
-      const std::int64_t rows = std::min(kQueryBlock, n_q - r0);
-      const MatrixView q_heads{q + r0 * d, n_head, rows, d_head, d_head, d, 1};
-      const MatrixView k_heads_t{k, n_head, d_head, n_kv, d_head, 1, d};
-      const OutputMatrixView s{scores.data(), n_head, rows, n_kv, rows * n_kv, n_kv, 1};
-      gemm.batched(q_heads, k_heads_t, s, scale);
-      gemm.softmax_rows(scores.data(), n_head * rows, n_kv);
-      const MatrixView p{scores.data(), n_head, rows, n_kv, rows * n_kv, n_kv, 1};
-      const MatrixView v_heads{v, n_head, n_kv, d_head, d_head, d, 1};
-      const OutputMatrixView o{out + r0 * d, n_head, rows, d_head, d_head, d, 1};
-      gemm.batched(p, v_heads, o, 1.0f);
-    }
+    blocked_attention(gemm, q, n_q, k, v, n_kv, n_head, d, out, scores);
   }
 
   void encode(std::span<const float> mel);

@@ -35,7 +35,8 @@ std::string refusal(const tools::ModelContents& contents) {
 }
 
 void set_i32(std::vector<std::uint8_t>& bytes, std::size_t offset, std::int32_t v) {
-  for (int i = 0; i < 4; ++i) bytes[offset + i] = static_cast<std::uint8_t>(static_cast<std::uint32_t>(v) >> (8 * i));
+  for (int i = 0; i < 4; ++i)
+    bytes[offset + i] = static_cast<std::uint8_t>(static_cast<std::uint32_t>(v) >> (8 * i));
 }
 
 tools::TensorRecord& tensor(tools::ModelContents& c, const std::string& name) {
@@ -63,7 +64,8 @@ TEST(ModelRefusal, EmptyAndTruncatedAtEveryRegion) {
   for (std::size_t cut = 301; cut < bytes.size(); cut += 1237) cuts.push_back(cut);
   cuts.push_back(bytes.size() - 1);
   for (const std::size_t cut : cuts) {
-    const std::vector<std::uint8_t> prefix(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(cut));
+    const std::vector<std::uint8_t> prefix(bytes.begin(),
+                                           bytes.begin() + static_cast<std::ptrdiff_t>(cut));
     const std::string what = refusal(prefix);
     const bool explained = what.find("truncated") != std::string::npos ||
                            what.find("missing tensor") != std::string::npos;
@@ -77,7 +79,8 @@ TEST(ModelRefusal, TruncatedFileOnDiskNamesThePath) {
   test::TempFile file("truncated.bin");
   {
     std::ofstream out(file.path(), std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
   }
   for (const bool use_mmap : {true, false}) {
     try {
@@ -91,8 +94,8 @@ TEST(ModelRefusal, TruncatedFileOnDiskNamesThePath) {
 }
 
 TEST(ModelRefusal, MissingFileAndDirectoryAreIoErrors) {
-  for (const std::filesystem::path path :
-       {std::filesystem::path("/nonexistent/earshot/model.bin"), std::filesystem::temp_directory_path()}) {
+  for (const std::filesystem::path& path : {std::filesystem::path("/nonexistent/earshot/model.bin"),
+                                            std::filesystem::temp_directory_path()}) {
     for (const bool use_mmap : {true, false}) {
       try {
         (void)load_model(path, {.use_mmap = use_mmap});
@@ -107,9 +110,9 @@ TEST(ModelRefusal, MissingFileAndDirectoryAreIoErrors) {
 
 TEST(ModelRefusal, AbsurdHparamsAreRefusedBeforeAnyAllocation) {
   const auto good = tools::serialize(small_contents());
-  const char* names[] = {"n_vocab",      "n_audio_ctx", "n_audio_state", "n_audio_head",
-                         "n_audio_layer", "n_text_ctx", "n_text_state",  "n_text_head",
-                         "n_text_layer", "n_mels"};
+  const char* names[] = {"n_vocab",       "n_audio_ctx", "n_audio_state", "n_audio_head",
+                         "n_audio_layer", "n_text_ctx",  "n_text_state",  "n_text_head",
+                         "n_text_layer",  "n_mels"};
   for (int i = 0; i < 10; ++i) {
     for (const std::int32_t v : {0, -1, 1 << 30, std::numeric_limits<std::int32_t>::min()}) {
       auto bytes = good;
@@ -169,16 +172,17 @@ TEST(ModelRefusal, TensorWithWrongShape) {
   auto contents = small_contents();
   tensor(contents, "encoder.blocks.0.attn.query.weight").shape = {96, 95};
   tensor(contents, "encoder.blocks.0.attn.query.weight").values.resize(96 * 95);
-  EXPECT_CONTAINS(refusal(contents),
-                  "tensor 'encoder.blocks.0.attn.query.weight' has shape [96, 95], expected [96, 96]");
+  EXPECT_CONTAINS(
+      refusal(contents),
+      "tensor 'encoder.blocks.0.attn.query.weight' has shape [96, 95], expected [96, 96]");
   // Same element count, dimensions swapped.
   contents = small_contents();
   tensor(contents, "encoder.blocks.1.mlp.0.weight").shape = {96, 384};
   EXPECT_CONTAINS(refusal(contents), "has shape [96, 384], expected [384, 96]");
   // A key bias that Whisper does not have is an unknown tensor.
   contents = small_contents();
-  contents.tensors.push_back({"encoder.blocks.0.attn.key.bias", {96}, tools::kTypeF32,
-                              std::vector<float>(96), {}});
+  contents.tensors.push_back(
+      {"encoder.blocks.0.attn.key.bias", {96}, tools::kTypeF32, std::vector<float>(96), {}});
   EXPECT_CONTAINS(refusal(contents), "unknown tensor 'encoder.blocks.0.attn.key.bias'");
 }
 
@@ -188,8 +192,8 @@ TEST(ModelRefusal, MissingUnknownAndDuplicateTensors) {
   EXPECT_CONTAINS(refusal(contents), "missing tensor 'decoder.ln.bias'");
 
   contents = small_contents();
-  contents.tensors.push_back({"decoder.blocks.2.attn_ln.weight", {96}, tools::kTypeF32,
-                              std::vector<float>(96), {}});
+  contents.tensors.push_back(
+      {"decoder.blocks.2.attn_ln.weight", {96}, tools::kTypeF32, std::vector<float>(96), {}});
   EXPECT_CONTAINS(refusal(contents), "unknown tensor 'decoder.blocks.2.attn_ln.weight'");
 
   contents = small_contents();

@@ -1,0 +1,159 @@
+// The fast kernels (oneDNN products, OpenMP loops) against their scalar references on random
+// inputs of awkward sizes.
+
+#include "whisper/kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "testing/array_compare.h"
+#include "whisper/gemm.h"
+
+namespace earshot::whisper {
+namespace {
+
+using testing::compare_arrays;
+
+std::vector<float> random_values(std::size_t n, std::uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+TEST(Gelu, ExactErfFormKnownValues) {
+  EXPECT_EQ(reference::gelu(0.0f), 0.0f);
+  EXPECT_NEAR(reference::gelu(1.0f), 0.8413447460685429, 1e-7);
+  EXPECT_NEAR(reference::gelu(-1.0f), -0.15865525393145707, 1e-7);
+  EXPECT_NEAR(reference::gelu(3.0f), 2.9959502, 1e-6);
+  // The tanh approximation gives 0.8411920 at 1: far outside the tolerance above.
+}
+
+TEST(Gemm, LinearWithEveryEpilogueMatchesScalar) {
+  for (const int threads : {1, 2}) {
+    Gemm gemm(threads);
+    for (const auto& [m, k, n] : std::vector<std::tuple<int, int, int>>{
+             {1, 64, 51}, {3, 96, 384}, {37, 200, 17}, {300, 33, 129}}) {
+      const auto x = random_values(static_cast<std::size_t>(m * (k + 5)), 1);
+      const auto w = random_values(static_cast<std::size_t>(n * k), 2, 0.2f);
+      const auto bias = random_values(static_cast<std::size_t>(n), 3);
+      for (int variant = 0; variant < 4; ++variant) {
+        Epilogue e;
+        e.bias = variant >= 1 ? bias.data() : nullptr;
+        e.gelu = variant == 2;
+        e.accumulate = variant == 3;
+        const int ldx = k + 5;  // strided input rows
+        const int ldy = n + 3;
+        auto fast = random_values(static_cast<std::size_t>(m * ldy), 4);
+        auto slow = fast;
+        gemm.linear(x.data(), m, k, ldx, w.data(), n, fast.data(), ldy, e);
+        reference::linear(x.data(), m, k, ldx, w.data(), n, slow.data(), ldy, e);
+        const auto d = compare_arrays(fast, slow);
+        EXPECT_LE(d.max_abs, 2e-5)
+            << m << "x" << k << "x" << n << " variant " << variant << " threads " << threads;
+        // Padding columns between rows are left alone.
+        for (int i = 0; i < m; ++i) {
+          EXPECT_EQ(fast[static_cast<std::size_t>(i * ldy + n)],
+                    slow[static_cast<std::size_t>(i * ldy + n)]);
+        }
+      }
+    }
+  }
+}
+
+TEST(Gemm, StridedBatchedProductMatchesScalar) {
+  Gemm gemm(2);
+  // Heads side by side in rows of width 3 * 20, as attention addresses them.
+  const int heads = 3, d_head = 20, rows = 45, cols = 31, d = heads * d_head;
+  const auto q = random_values(static_cast<std::size_t>(rows * d), 5);
+  const auto k = random_values(static_cast<std::size_t>(cols * d), 6);
+  std::vector<float> fast(static_cast<std::size_t>(heads * rows * cols));
+  std::vector<float> slow(fast.size());
+  const MatrixView a{q.data(), heads, rows, d_head, d_head, d, 1};
+  const MatrixView b{k.data(), heads, d_head, cols, d_head, 1, d};
+  gemm.batched(a, b, {fast.data(), heads, rows, cols, rows * cols, cols, 1}, 0.125f);
+  reference::batched(a, b, {slow.data(), heads, rows, cols, rows * cols, cols, 1}, 0.125f);
+  EXPECT_LE(compare_arrays(fast, slow).max_abs, 1e-5);
+}
+
+TEST(Gemm, SoftmaxRowsMatchesScalar) {
+  Gemm gemm(2);
+  const int rows = 7, cols = 1500;
+  auto fast = random_values(static_cast<std::size_t>(rows * cols), 7, 20.0f);
+  auto slow = fast;
+  gemm.softmax_rows(fast.data(), rows, cols);
+  for (int r = 0; r < rows; ++r) reference::softmax(slow.data() + r * cols, cols);
+  EXPECT_LE(compare_arrays(fast, slow).max_abs, 1e-6);
+}
+
+TEST(Kernels, LayerNormMatchesScalar) {
+  for (const int threads : {1, 2}) {
+    const int rows = 300, cols = 384;
+    // An offset mean, as residual streams have, makes the variance computation matter.
+    auto x = random_values(static_cast<std::size_t>(rows * cols), 8, 3.0f);
+    for (auto& v : x) v += 5.0f;
+    const auto gamma = random_values(static_cast<std::size_t>(cols), 9);
+    const auto beta = random_values(static_cast<std::size_t>(cols), 10);
+    std::vector<float> fast(x.size());
+    std::vector<float> slow(x.size());
+    layer_norm(x.data(), rows, cols, gamma.data(), beta.data(), fast.data(), threads);
+    reference::layer_norm(x.data(), rows, cols, gamma.data(), beta.data(), slow.data());
+    EXPECT_LE(compare_arrays(fast, slow).max_abs, 5e-6) << threads;
+    // In place gives the same.
+    layer_norm(x.data(), rows, cols, gamma.data(), beta.data(), x.data(), threads);
+    EXPECT_EQ(x, fast);
+  }
+}
+
+TEST(Kernels, CausalAndFullAttentionMatchScalar) {
+  const int heads = 3, d_head = 32, d = heads * d_head;
+  for (const int threads : {1, 2}) {
+    for (const auto& [n_q, n_kv, offset] : std::vector<std::tuple<int, int, int>>{
+             {1, 1, 0}, {1, 17, 16}, {5, 9, 4}, {40, 40, 0}, {3, 1500, -1}, {130, 70, -1}}) {
+      const auto q = random_values(static_cast<std::size_t>(n_q * d), 11, 2.0f);
+      const auto k = random_values(static_cast<std::size_t>(n_kv * d), 12, 2.0f);
+      const auto v = random_values(static_cast<std::size_t>(n_kv * d), 13);
+      const AttentionShape shape{n_q, n_kv, heads, d_head, offset};
+      std::vector<float> fast(static_cast<std::size_t>(n_q * d));
+      std::vector<float> slow(fast.size());
+      std::vector<float> scratch(static_cast<std::size_t>(threads * n_kv));
+      attention(q.data(), d, k.data(), d, v.data(), d, fast.data(), d, shape, scratch, threads);
+      reference::attention(q.data(), d, k.data(), d, v.data(), d, slow.data(), d, shape);
+      EXPECT_LE(compare_arrays(fast, slow).max_abs, 2e-6) << n_q << " " << n_kv << " " << offset;
+      if (offset < 0) {
+        // The blocked oneDNN path used by the encoder and cross-attention.
+        Gemm gemm(threads);
+        std::vector<float> blocked(fast.size());
+        std::vector<float> scores(static_cast<std::size_t>(heads * kAttentionQueryBlock * n_kv));
+        blocked_attention(gemm, q.data(), n_q, k.data(), v.data(), n_kv, heads, d, blocked.data(),
+                          scores);
+        EXPECT_LE(compare_arrays(blocked, slow).max_abs, 2e-6) << n_q << " " << n_kv;
+      }
+    }
+  }
+}
+
+TEST(Kernels, CausalAttentionIgnoresFutureKeys) {
+  // Changing keys/values beyond a query's position must not change its output.
+  const int heads = 2, d_head = 8, d = 16, n = 6;
+  const auto q = random_values(n * d, 14);
+  auto k = random_values(n * d, 15);
+  auto v = random_values(n * d, 16);
+  std::vector<float> before(n * d), after(n * d), scratch(n);
+  const AttentionShape shape{n, n, heads, d_head, 0};
+  attention(q.data(), d, k.data(), d, v.data(), d, before.data(), d, shape, scratch, 1);
+  for (int c = 0; c < d; ++c) {
+    k[(n - 1) * d + c] += 10.0f;
+    v[(n - 1) * d + c] -= 10.0f;
+  }
+  attention(q.data(), d, k.data(), d, v.data(), d, after.data(), d, shape, scratch, 1);
+  for (int i = 0; i < (n - 1) * d; ++i) EXPECT_EQ(before[i], after[i]) << i;
+  EXPECT_NE(before[(n - 1) * d], after[(n - 1) * d]);
+}
+
+}  // namespace
+}  // namespace earshot::whisper
