@@ -38,4 +38,8 @@ Transcription run_long_form(WhisperState& state, const Tokenizer& tokenizer,
                             const std::vector<float>* encoded_mel = nullptr,
                             const LongFormHooks& hooks = {});
 
+// earshot::transcribe() with observers (the public function passes none).
+Transcription transcribe_samples(const Model& model, std::span<const float> samples,
+                                 const TranscribeOptions& options, const LongFormHooks& hooks);
+
 }  // namespace earshot::whisper

@@ -37,8 +37,10 @@ std::vector<float> first_frames(const whisper::LogMel& mel) {
 
 }  // namespace
 
-Transcription transcribe(const Model& model, std::span<const float> samples,
-                         const TranscribeOptions& options) {
+namespace whisper {
+
+Transcription transcribe_samples(const Model& model, std::span<const float> samples,
+                                 const TranscribeOptions& options, const LongFormHooks& hooks) {
   const whisper::Tokenizer tokenizer = whisper::Tokenizer::for_model(model);
   const whisper::SpecialTokens& sp = tokenizer.special();
   const int threads = resolve_threads(options.threads);
@@ -81,7 +83,7 @@ Transcription transcribe(const Model& model, std::span<const float> samples,
   Transcription out = whisper::run_long_form(
       state, tokenizer, options, language, content_frames,
       [&](int seek) { return whisper::window_mel(mel, seek, content_frames).data; },
-      detection_mel.empty() ? nullptr : &detection_mel);
+      detection_mel.empty() ? nullptr : &detection_mel, hooks);
   out.language = language;
   out.language_probability = language_probability;
   out.duration = static_cast<double>(samples.size()) / kSampleRate;
@@ -90,6 +92,13 @@ Transcription transcribe(const Model& model, std::span<const float> samples,
   out.timings.decode_ms += detect_decode_ms;
   if (options.on_progress && content_frames <= 0) options.on_progress(1.0);
   return out;
+}
+
+}  // namespace whisper
+
+Transcription transcribe(const Model& model, std::span<const float> samples,
+                         const TranscribeOptions& options) {
+  return whisper::transcribe_samples(model, samples, options, {});
 }
 
 std::vector<LanguageProbability> detect_language(const Model& model, std::span<const float> samples,
