@@ -33,6 +33,15 @@ class LogitsSource {
   virtual std::span<const float> feed(std::span<const int> tokens) = 0;
 };
 
+// A LogitsSource over audio given one 30 s window at a time: the encoder and the decoder of a
+// model, as the long-form loop drives them.
+class WindowLogitsSource : public LogitsSource {
+ public:
+  // Sets the window the following decoding attends to, mel [n_mels x 3000] band-major; forgets
+  // fed tokens.
+  virtual void set_window(std::span<const float> mel) = 0;
+};
+
 // Picks the next token from filtered logits (GreedyDecoder.update's choice in the reference).
 class DecodingStrategy {
  public:

@@ -5,9 +5,6 @@
 
 #include "earshot/error.h"
 #include "whisper/log_mel.h"
-#include "whisper/model.h"
-#include "whisper/state.h"
-#include "whisper/state_logits_source.h"
 #include "whisper/utf8_text.h"
 
 namespace earshot::whisper {
@@ -21,7 +18,7 @@ double ms_since(Clock::time_point start) {
 
 }  // namespace
 
-Transcription run_long_form(WhisperState& state, const Tokenizer& tokenizer,
+Transcription run_long_form(WindowLogitsSource& source, const Tokenizer& tokenizer, int n_text_ctx,
                             const TranscribeOptions& options, const std::string& language,
                             int content_frames,
                             const std::function<std::vector<float>(int seek)>& window_mel,
@@ -32,8 +29,6 @@ Transcription run_long_form(WhisperState& state, const Tokenizer& tokenizer,
   for (const float t : options.temperatures) {
     if (!(t >= 0.0f)) throw Error(ErrorCode::kInvalidArgument, "temperatures must be >= 0");
   }
-  const int n_text_ctx = state.model().dims().n_text_ctx;
-  StateLogitsSource source(state);
   Transcription out;
   out.language = language;
 
@@ -67,7 +62,7 @@ Transcription run_long_form(WhisperState& state, const Tokenizer& tokenizer,
     const std::vector<float> mel = window_mel(seek);
     if (!(first_window && encoded_mel != nullptr && *encoded_mel == mel)) {
       const auto t0 = Clock::now();
-      state.encode(mel);
+      source.set_window(mel);
       out.timings.encode_ms += ms_since(t0);
     }
     first_window = false;

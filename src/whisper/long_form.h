@@ -16,8 +16,6 @@
 
 namespace earshot::whisper {
 
-class WhisperState;
-
 // Observers of the long-form loop for tests and diagnostics.
 struct LongFormHooks {
   // Called with the result kept for each window (after fallback), skipped windows included.
@@ -25,13 +23,13 @@ struct LongFormHooks {
   bool record_steps = false;  // fill DecodingResult::steps
 };
 
-// Runs the window loop over `content_frames` frames of audio in an encoder-ready state.
-// `window_mel(seek)` returns the [n_mels x 3000] mel the decoder sees for the window at `seek`.
-// `language` is the resolved code. `encoded_mel`, when given, is the mel `state` has already
-// encoded (language detection's), so an identical first window is not encoded twice. Fills
-// text, language, segments and the encode/decode timings; the caller sets duration,
+// Runs the window loop over `content_frames` frames of audio. `window_mel(seek)` returns the
+// [n_mels x 3000] mel the decoder sees for the window at `seek`; `source` encodes and decodes
+// it. `language` is the resolved code. `encoded_mel`, when given, is the window `source`
+// already holds (language detection's), so an identical first window is not encoded twice.
+// Fills text, language, segments and the encode/decode timings; the caller sets duration,
 // language_probability and the mel timing.
-Transcription run_long_form(WhisperState& state, const Tokenizer& tokenizer,
+Transcription run_long_form(WindowLogitsSource& source, const Tokenizer& tokenizer, int n_text_ctx,
                             const TranscribeOptions& options, const std::string& language,
                             int content_frames,
                             const std::function<std::vector<float>(int seek)>& window_mel,

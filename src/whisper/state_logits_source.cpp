@@ -4,6 +4,10 @@
 
 namespace earshot::whisper {
 
+void StateLogitsSource::set_window(std::span<const float> mel) {
+  state_.encode(mel);
+}
+
 void StateLogitsSource::reset() {
   state_.truncate(0);
 }

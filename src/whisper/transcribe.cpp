@@ -62,6 +62,7 @@ Transcription transcribe_samples(const Model& model, std::span<const float> samp
   const int content_frames = mel.n_frames - whisper::kChunkFrames;
 
   whisper::WhisperState state(model, threads);
+  whisper::StateLogitsSource source(state);
   double language_probability = 1.0;
   std::vector<float> detection_mel;
   double detect_encode_ms = 0;
@@ -70,10 +71,9 @@ Transcription transcribe_samples(const Model& model, std::span<const float> samp
     // Detected on the first 30 s of the whole-file mel, as transcribe() does.
     detection_mel = first_frames(mel);
     t0 = Clock::now();
-    state.encode(detection_mel);
+    source.set_window(detection_mel);
     detect_encode_ms = ms_since(t0);
     t0 = Clock::now();
-    whisper::StateLogitsSource source(state);
     const auto probs = whisper::language_probabilities(source, sp);
     detect_decode_ms = ms_since(t0);
     language = probs.front().code;
@@ -81,7 +81,7 @@ Transcription transcribe_samples(const Model& model, std::span<const float> samp
   }
 
   Transcription out = whisper::run_long_form(
-      state, tokenizer, options, language, content_frames,
+      source, tokenizer, model.dims().n_text_ctx, options, language, content_frames,
       [&](int seek) { return whisper::window_mel(mel, seek, content_frames).data; },
       detection_mel.empty() ? nullptr : &detection_mel, hooks);
   out.language = language;

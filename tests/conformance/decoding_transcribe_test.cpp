@@ -15,6 +15,7 @@
 #include "whisper/long_form.h"
 #include "whisper/model.h"
 #include "whisper/state.h"
+#include "whisper/state_logits_source.h"
 #include "whisper/tokenizer.h"
 
 namespace earshot::whisper {
@@ -131,10 +132,12 @@ TEST_P(Transcribe, ReferenceWindowMelsThroughTheLongFormLoop) {
   hooks.on_window = [&](int seek, const DecodingResult& r) { windows.push_back({seek, r}); };
 
   WhisperState state(*model, kThreads);
+  StateLogitsSource source(state);
   const TranscribeOptions options = reference_options(ref);
   Transcription t;
   try {
-    t = run_long_form(state, tokenizer, options, "en", content_frames, window_mel, nullptr, hooks);
+    t = run_long_form(source, tokenizer, model->dims().n_text_ctx, options, "en", content_frames,
+                      window_mel, nullptr, hooks);
   } catch (const std::runtime_error& e) {
     ADD_FAILURE() << e.what();
   }

@@ -70,4 +70,34 @@ class ScriptedLogitsSource final : public whisper::LogitsSource {
   std::vector<float> logits_;
 };
 
+// A scripted WindowLogitsSource for the long-form loop: logits are a function of the window
+// (its mel's first value, which the tests set to the window's seek) and the sequence fed since
+// the last reset. Records every window and every call.
+class ScriptedWindowSource final : public whisper::WindowLogitsSource {
+ public:
+  using Script =
+      std::function<std::vector<float>(int window_seek, const std::vector<int>& sequence)>;
+  explicit ScriptedWindowSource(Script script) : script_(std::move(script)) {}
+
+  void set_window(std::span<const float> mel) override {
+    window_seeks.push_back(static_cast<int>(mel[0]));
+    sequence.clear();
+  }
+  void reset() override { sequence.clear(); }
+  std::span<const float> feed(std::span<const int> tokens) override {
+    if (sequence.empty()) first_feeds.emplace_back(tokens.begin(), tokens.end());
+    sequence.insert(sequence.end(), tokens.begin(), tokens.end());
+    logits_ = script_(window_seeks.empty() ? -1 : window_seeks.back(), sequence);
+    return logits_;
+  }
+
+  std::vector<int> window_seeks;              // one entry per set_window()
+  std::vector<std::vector<int>> first_feeds;  // the first call after each reset (decode attempt)
+  std::vector<int> sequence;
+
+ private:
+  Script script_;
+  std::vector<float> logits_;
+};
+
 }  // namespace earshot::testing

@@ -1,0 +1,183 @@
+// The long-form loop (transcribe()'s window logic) driven by scripted logits: prompts across
+// windows, the temperature ladder, silence skipping, initial prompts and cancellation.
+
+#include "whisper/long_form.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "decoding/replay_logits_source.h"
+#include "earshot/error.h"
+
+namespace earshot::whisper {
+namespace {
+
+using earshot::testing::ScriptedWindowSource;
+
+constexpr int kTextCtx = 448;
+
+Tokenizer byte_tokenizer() {
+  std::vector<std::string> vocab;
+  for (int b = 0; b < 256; ++b) vocab.emplace_back(1, static_cast<char>(b));
+  return Tokenizer(std::move(vocab), 51865);
+}
+
+class LongFormTest : public ::testing::Test {
+ protected:
+  const Tokenizer tokenizer = byte_tokenizer();
+  const SpecialTokens& sp = tokenizer.special();
+
+  int ts(int i) const { return sp.timestamp_begin + i; }
+  std::vector<float> flat(float v) const { return std::vector<float>(sp.n_vocab, v); }
+  // Tokens sampled so far in `seq` (after the start sequence that follows sot).
+  std::size_t sampled(const std::vector<int>& seq, std::size_t start_len) const {
+    const auto sot = std::find(seq.begin(), seq.end(), sp.sot);
+    if (sot == seq.end()) return 0;
+    const auto begin = static_cast<std::size_t>(sot - seq.begin()) + start_len;
+    return seq.size() > begin ? seq.size() - begin : 0;
+  }
+  // Each window: <|0.00|> x <|2.00|> then eot, confidently.
+  ScriptedWindowSource::Script one_segment_per_window() const {
+    return [this](int, const std::vector<int>& seq) {
+      auto l = flat(-10.0f);
+      if (seq.back() == sp.sot) return l;  // no_speech_prob read here: low
+      const std::size_t n = sampled(seq, 3);
+      const int next = n == 0 ? ts(0) : n == 1 ? 'x' : n == 2 ? ts(100) : sp.eot;
+      l[static_cast<std::size_t>(next)] = 10.0f;
+      return l;
+    };
+  }
+  static std::function<std::vector<float>(int)> mel_of_seek() {
+    return [](int seek) { return std::vector<float>{static_cast<float>(seek)}; };
+  }
+  TranscribeOptions options() const {
+    TranscribeOptions o;
+    o.language = "en";
+    return o;
+  }
+};
+
+TEST_F(LongFormTest, ConditionOnPreviousTextPromptsWithEarlierSegments) {
+  ScriptedWindowSource source(one_segment_per_window());
+  const Transcription t =
+      run_long_form(source, tokenizer, kTextCtx, options(), "en", 6000, mel_of_seek());
+  EXPECT_EQ(source.window_seeks, (std::vector<int>{0, 3000}))
+      << "a single timestamp ending consumes the whole window";
+  ASSERT_EQ(t.segments.size(), 2u);
+  EXPECT_DOUBLE_EQ(t.segments[1].start, 30.0);
+  EXPECT_DOUBLE_EQ(t.segments[1].end, 32.0);
+  EXPECT_EQ(t.segments[1].id, 1);
+  EXPECT_EQ(t.text, "xx");
+  ASSERT_EQ(source.first_feeds.size(), 2u);
+  EXPECT_EQ(source.first_feeds[0], (std::vector<int>{sp.sot}));
+  // The second window is prompted with the first one's segment tokens, timestamps included.
+  EXPECT_EQ(source.first_feeds[1],
+            (std::vector<int>{sp.start_of_prev, ts(0), 'x', ts(100), sp.sot}));
+}
+
+TEST_F(LongFormTest, WithoutConditioningEveryWindowStartsFresh) {
+  ScriptedWindowSource source(one_segment_per_window());
+  auto o = options();
+  o.condition_on_previous_text = false;
+  (void)run_long_form(source, tokenizer, kTextCtx, o, "en", 6000, mel_of_seek());
+  ASSERT_EQ(source.first_feeds.size(), 2u);
+  EXPECT_EQ(source.first_feeds[1], (std::vector<int>{sp.sot}));
+}
+
+TEST_F(LongFormTest, InitialPromptPrecedesTheFirstWindowButNotTheText) {
+  ScriptedWindowSource source(one_segment_per_window());
+  auto o = options();
+  o.initial_prompt = "  hi there ";
+  const Transcription t = run_long_form(source, tokenizer, kTextCtx, o, "en", 6000, mel_of_seek());
+  const std::vector<int> prompt = tokenizer.encode(" hi there");
+  std::vector<int> first{sp.start_of_prev};
+  first.insert(first.end(), prompt.begin(), prompt.end());
+  first.push_back(sp.sot);
+  EXPECT_EQ(source.first_feeds[0], first);
+  std::vector<int> second{sp.start_of_prev};
+  second.insert(second.end(), prompt.begin(), prompt.end());
+  second.insert(second.end(), {ts(0), 'x', ts(100), sp.sot});
+  EXPECT_EQ(source.first_feeds[1], second);
+  EXPECT_EQ(t.text, "xx");
+}
+
+TEST_F(LongFormTest, RepetitiveTextClimbsTheTemperatureLadderThenDropsThePrompt) {
+  // Only 'a' is ever likely: every attempt is "aaaa...", compression ratio far above 2.4.
+  ScriptedWindowSource source([this](int, const std::vector<int>&) {
+    auto l = flat(-30.0f);
+    l['a'] = 10.0f;
+    return l;
+  });
+  std::vector<float> temperatures;
+  LongFormHooks hooks;
+  hooks.on_window = [&](int, const DecodingResult& r) { temperatures.push_back(r.temperature); };
+  auto o = options();
+  o.timestamps = false;
+  o.sample_len = 50;
+  const Transcription t =
+      run_long_form(source, tokenizer, kTextCtx, o, "en", 6000, mel_of_seek(), nullptr, hooks);
+  // Six attempts per window (0.0 .. 1.0), the last result kept.
+  EXPECT_EQ(source.first_feeds.size(), 12u);
+  EXPECT_EQ(temperatures, (std::vector<float>{1.0f, 1.0f}));
+  EXPECT_EQ(t.timings.tokens_decoded, 12 * 50);
+  ASSERT_EQ(t.segments.size(), 2u);
+  EXPECT_DOUBLE_EQ(t.segments[0].temperature, 1.0f);
+  EXPECT_GT(t.segments[0].compression_ratio, 2.4);
+  // Decoded at temperature > 0.5: the next window gets no prompt.
+  EXPECT_EQ(source.first_feeds[6], (std::vector<int>{sp.sot}));
+}
+
+TEST_F(LongFormTest, SilentWindowsAreSkippedWithoutSegments) {
+  ScriptedWindowSource source([this](int, const std::vector<int>& seq) {
+    auto l = flat(0.0f);
+    if (seq.back() == sp.sot) l[static_cast<std::size_t>(sp.no_speech)] = 30.0f;
+    l['a'] = 1.0f;  // improbable text: avg_logprob far below -1
+    return l;
+  });
+  std::vector<double> progress;
+  auto o = options();
+  o.timestamps = false;
+  o.sample_len = 5;
+  o.on_progress = [&](double f) { progress.push_back(f); };
+  const Transcription t = run_long_form(source, tokenizer, kTextCtx, o, "en", 4500, mel_of_seek());
+  EXPECT_TRUE(t.segments.empty());
+  EXPECT_EQ(t.text, "");
+  EXPECT_EQ(source.window_seeks, (std::vector<int>{0, 3000}));
+  EXPECT_EQ(source.first_feeds.size(), 2u) << "silence is not retried at higher temperatures";
+  EXPECT_EQ(progress, (std::vector<double>{3000.0 / 4500.0, 1.0}));
+}
+
+TEST_F(LongFormTest, CancellationStopsTheLoop) {
+  std::atomic<bool> cancel{false};
+  ScriptedWindowSource source(one_segment_per_window());
+  auto o = options();
+  o.cancel = &cancel;
+  o.on_segment = [&](const Segment&) { cancel = true; };
+  try {
+    (void)run_long_form(source, tokenizer, kTextCtx, o, "en", 9000, mel_of_seek());
+    ADD_FAILURE() << "not cancelled";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCancelled);
+  }
+  EXPECT_EQ(source.window_seeks.size(), 1u);
+}
+
+TEST_F(LongFormTest, RejectsAnEmptyTemperatureLadder) {
+  ScriptedWindowSource source(one_segment_per_window());
+  auto o = options();
+  o.temperatures.clear();
+  EXPECT_THROW((void)run_long_form(source, tokenizer, kTextCtx, o, "en", 100, mel_of_seek()),
+               Error);
+}
+
+TEST_F(LongFormTest, EmptyAudioDecodesNothing) {
+  ScriptedWindowSource source(one_segment_per_window());
+  const Transcription t =
+      run_long_form(source, tokenizer, kTextCtx, options(), "en", 0, mel_of_seek());
+  EXPECT_TRUE(t.segments.empty());
+  EXPECT_TRUE(source.window_seeks.empty());
+}
+
+}  // namespace
+}  // namespace earshot::whisper
