@@ -1,15 +1,21 @@
 #include "server/app.h"
 
 #include <csignal>
-
+#include <thread>
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "server/basic_routes.h"
 #include "server/http_server.h"
+#include "server/job_queue.h"
 #include "server/logging.h"
+#include "server/metrics.h"
+#include "server/model_registry.h"
 #include "server/token_auth.h"
+#include "server/transcription_routes.h"
+#include "server/watchdog.h"
 
 namespace earshot::server {
 namespace {
@@ -31,16 +37,28 @@ void reload_tokens(HttpServer& server, const std::filesystem::path& source, spdl
   }
 }
 
-void watch_signals(boost::asio::signal_set& signals, HttpServer& server, const Config& config, spdlog::logger& log) {
-  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+void add_metrics_route(Router& router, Metrics& metrics, JobQueue& jobs, bool authenticated) {
+  router.add({.path = "/metrics",
+              .methods = {http::verb::get},
+              .authenticated = authenticated,
+              .error_style = ErrorStyle::kOriginal,
+              .handler = [&metrics, &jobs](Request& req, const RequestContext&, std::shared_ptr<Exchange> ex) {
+                Response res{http::status::ok, req.version()};
+                res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+                res.body() = metrics.render({.queue_depth = jobs.queued(), .jobs_running = jobs.running()});
+                res.keep_alive(req.keep_alive());
+                res.prepare_payload();
+                ex->respond(std::move(res));
+              }});
+}
+
+// Unloads idle models every few seconds (when a TTL is set).
+void schedule_idle_unload(net::steady_timer& timer, ModelRegistry& models) {
+  timer.expires_after(std::chrono::seconds(5));
+  timer.async_wait([&timer, &models](const boost::system::error_code& ec) {
     if (ec) return;
-    if (signo == SIGHUP) {
-      reload_tokens(server, config.source, log);
-      watch_signals(signals, server, config, log);
-      return;
-    }
-    log.info("received {}; stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
-    server.shutdown();
+    models.unload_idle();
+    schedule_idle_unload(timer, models);
   });
 }
 
@@ -48,8 +66,40 @@ void watch_signals(boost::asio::signal_set& signals, HttpServer& server, const C
 
 int serve(const Config& config) {
   auto log = make_logger(config.log);
+  Metrics metrics;
+  Watchdog watchdog;
+  ModelRegistry models(config.engine.models, config.engine.default_model, config.engine.model_idle_ttl, log);
+  JobQueue jobs({.workers = config.engine.workers,
+                 .max_queued = config.engine.max_queued_jobs,
+                 .max_jobs_per_token = config.engine.max_jobs_per_token});
+  std::atomic<bool> shutting_down{false};
+
+  auto service = std::make_shared<TranscriptionService>();
+  service->engine = config.engine;
+  service->models = &models;
+  service->jobs = &jobs;
+  service->watchdog = &watchdog;
+  service->metrics = &metrics;
+  service->log = log;
+  service->shutting_down = &shutting_down;
+
   Router router;
-  add_basic_routes(router);
+  add_basic_routes(router, [&models]() -> Readiness {
+    if (models.empty()) return {};
+    switch (models.state(models.default_name())) {
+      case ModelRegistry::State::kLoaded:
+      case ModelRegistry::State::kUnloaded:  // loads on first use
+        return {};
+      case ModelRegistry::State::kLoading:
+        return {.ready = false, .status = "loading", .detail = "model " + models.default_name() + " is loading"};
+      case ModelRegistry::State::kFailed:
+        return {.ready = false, .status = "error", .detail = "model " + models.default_name() + " failed to load"};
+    }
+    return {};
+  });
+  add_transcription_routes(router, service);
+  const bool separate_metrics = config.metrics.enabled && config.metrics.port != 0;
+  if (config.metrics.enabled && !separate_metrics) add_metrics_route(router, metrics, jobs, true);
 
   auto auth = std::make_shared<TokenAuth>(config.http.allowed_tokens, config.http.auth_schemes);
   for (const auto& t : config.http.allowed_tokens) {
@@ -57,25 +107,89 @@ int serve(const Config& config) {
       log->warn("{} is the example token of the shipped config; replace it before exposing this server", t.label);
     }
   }
-  HttpServer server(config.http, std::move(router), std::move(auth), log);
+  HttpServer server(config.http, std::move(router), auth, log);
+  server.set_request_observer([&metrics](const std::string& route, unsigned status, double seconds) {
+    metrics.record_request(route, status, seconds);
+  });
+
+  // /metrics on its own listener, without a token (for a scraper on a private network).
+  std::unique_ptr<HttpServer> metrics_server;
+  if (separate_metrics) {
+    Router metrics_router;
+    add_metrics_route(metrics_router, metrics, jobs, false);
+    HttpConfig mc = config.http;
+    mc.host = config.metrics.host;
+    mc.port = config.metrics.port;
+    mc.io_threads = 1;
+    metrics_server = std::make_unique<HttpServer>(mc, std::move(metrics_router), auth, log);
+  }
+
   try {
     server.listen();
+    if (metrics_server) metrics_server->listen();
   } catch (const std::exception& e) {
     log->critical("{}", e.what());
     return 1;
   }
 
   boost::asio::signal_set signals(server.io_context(), SIGINT, SIGTERM, SIGHUP);
-  watch_signals(signals, server, config, *log);
+  std::function<void()> watch = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        reload_tokens(server, config.source, *log);
+        watch();
+        return;
+      }
+      log->info("received {}; stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      shutting_down = true;
+      // Jobs get most of the grace period, so that those dropped at its end can still be
+      // answered before the connections close.
+      const auto grace = config.http.shutdown_grace;
+      jobs.shutdown(std::chrono::steady_clock::now() + grace * 9 / 10);
+      server.shutdown();
+      if (metrics_server) metrics_server->shutdown();
+    });
+  };
+  watch();
+
+  net::steady_timer unload_timer(server.io_context());
+  schedule_idle_unload(unload_timer, models);
 
   for (const auto& ep : server.endpoints()) log->info("earshot listening on {}", url_for(ep));
-  log->info("{} token(s) accepted with scheme(s) {}", config.http.allowed_tokens.size(),
-            [&] {
-              std::string s;
-              for (const auto& x : config.http.auth_schemes) s += (s.empty() ? "" : ", ") + x;
-              return s;
-            }());
+  if (metrics_server) {
+    for (const auto& ep : metrics_server->endpoints()) log->info("metrics on {}/metrics", url_for(ep));
+  }
+  std::string schemes;
+  for (const auto& x : config.http.auth_schemes) schemes += (schemes.empty() ? "" : ", ") + x;
+  log->info("{} token(s) accepted with scheme(s) {}", config.http.allowed_tokens.size(), schemes);
+  std::thread preload;
+  if (models.empty()) {
+    log->warn(
+        "no model configured: get one with `earshot models download base.en`, then `earshot serve --model base.en`");
+  } else {
+    log->info("models: {} (default {})", [&] {
+      std::string s;
+      for (const auto& n : models.names()) s += (s.empty() ? "" : ", ") + n;
+      return s;
+    }(), models.default_name());
+    if (config.engine.preload_default) {
+      preload = std::thread([&models] {
+        try {
+          models.acquire("");
+        } catch (const std::exception&) {
+          // Logged by the registry; /health reports it.
+        }
+      });
+    }
+  }
+
+  std::thread metrics_thread;
+  if (metrics_server) metrics_thread = std::thread([&] { metrics_server->run(); });
   server.run();
+  jobs.join();
+  if (metrics_thread.joinable()) metrics_thread.join();
+  if (preload.joinable()) preload.join();
   log->info("stopped");
   return 0;
 }

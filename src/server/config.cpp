@@ -219,6 +219,75 @@ void parse_log(const Reader& r, const json& log, LogConfig& out) {
   }
 }
 
+void parse_metrics(const Reader& r, const json& m, MetricsConfig& out) {
+  const std::string k = "server.metrics";
+  r.expect_object(m, k);
+  r.only_keys(m, k, {"enabled", "host", "port"});
+  if (m.contains("enabled")) {
+    if (!m["enabled"].is_boolean()) r.fail(k + ".enabled", "expected true or false");
+    out.enabled = m["enabled"].get<bool>();
+  }
+  if (m.contains("host")) out.host = r.string(m["host"], k + ".host");
+  if (m.contains("port")) out.port = static_cast<std::uint16_t>(r.unsigned_int(m["port"], k + ".port", 0, 65535));
+}
+
+void parse_models(const Reader& r, const json& models, EngineConfig& out) {
+  r.expect_object(models, "models");
+  for (const auto& [name, path] : models.items()) {
+    const auto key = "models." + name;
+    if (name.empty() || name.size() > 128) r.fail(key, "expected a model name of 1 to 128 characters");
+    auto p = r.string(path, key);
+    if (p.empty()) r.fail(key, "expected the path of a ggml model file");
+    out.models.push_back({name, p});
+  }
+}
+
+void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
+  const std::string k = "engine";
+  r.expect_object(e, k);
+  r.only_keys(e, k,
+              {"default_model", "workers", "threads_per_worker", "max_queued_jobs", "max_jobs_per_token",
+               "max_audio_seconds", "request_timeout", "model_idle_ttl", "preload_default", "model_dir"});
+  if (e.contains("default_model")) out.default_model = r.string(e["default_model"], k + ".default_model");
+  if (e.contains("workers")) out.workers = r.unsigned_int(e["workers"], k + ".workers", 1, 256);
+  if (e.contains("threads_per_worker")) {
+    out.threads_per_worker = static_cast<int>(r.unsigned_int(e["threads_per_worker"], k + ".threads_per_worker", 0, 1024));
+  }
+  if (e.contains("max_queued_jobs")) out.max_queued_jobs = r.unsigned_int(e["max_queued_jobs"], k + ".max_queued_jobs", 0, 1000000);
+  if (e.contains("max_jobs_per_token")) {
+    out.max_jobs_per_token = r.unsigned_int(e["max_jobs_per_token"], k + ".max_jobs_per_token", 0, 1000000);
+  }
+  if (e.contains("max_audio_seconds")) {
+    if (!e["max_audio_seconds"].is_number() || e["max_audio_seconds"].get<double>() <= 0) {
+      r.fail(k + ".max_audio_seconds", "expected a positive number of seconds");
+    }
+    out.max_audio_seconds = e["max_audio_seconds"].get<double>();
+  }
+  if (e.contains("request_timeout")) out.request_timeout = r.seconds(e["request_timeout"], k + ".request_timeout", 86400);
+  if (e.contains("model_idle_ttl")) {
+    if (e["model_idle_ttl"].is_number() && e["model_idle_ttl"].get<double>() == 0) {
+      out.model_idle_ttl = std::chrono::milliseconds(0);
+    } else {
+      out.model_idle_ttl = r.seconds(e["model_idle_ttl"], k + ".model_idle_ttl", 30 * 86400);
+    }
+  }
+  if (e.contains("preload_default")) {
+    if (!e["preload_default"].is_boolean()) r.fail(k + ".preload_default", "expected true or false");
+    out.preload_default = e["preload_default"].get<bool>();
+  }
+  if (e.contains("model_dir")) out.model_dir = r.string(e["model_dir"], k + ".model_dir");
+}
+
+// Checks that hold across keys (also after command-line overrides; see check_models).
+void validate_engine(const Reader& r, const EngineConfig& e) {
+  if (!e.default_model.empty()) {
+    const bool known = std::any_of(e.models.begin(), e.models.end(), [&](const ModelSpec& m) { return m.name == e.default_model; });
+    if (!known) r.fail("engine.default_model", "'" + e.default_model + "' is not one of the names under \"models\"");
+  } else if (e.models.size() > 1) {
+    r.fail("engine.default_model", "required when \"models\" names more than one model");
+  }
+}
+
 }  // namespace
 
 Config parse_config(const std::string& text, const std::filesystem::path& source) {
@@ -232,14 +301,18 @@ Config parse_config(const std::string& text, const std::filesystem::path& source
   Config config;
   config.source = source;
   r.expect_object(doc, "");
-  r.only_keys(doc, "", {"server", "log"});
+  r.only_keys(doc, "", {"server", "models", "engine", "log"});
   if (!doc.contains("server")) r.fail("server", "missing: expected {\"server\": {\"http\": {...}}}");
   const auto& server = doc["server"];
   r.expect_object(server, "server");
-  r.only_keys(server, "server", {"http"});
+  r.only_keys(server, "server", {"http", "metrics"});
   if (!server.contains("http")) r.fail("server.http", "missing: expected an object with allowed_tokens");
   parse_http(r, server["http"], config.http);
+  if (server.contains("metrics")) parse_metrics(r, server["metrics"], config.metrics);
+  if (doc.contains("models")) parse_models(r, doc["models"], config.engine);
+  if (doc.contains("engine")) parse_engine(r, doc["engine"], config.engine);
   if (doc.contains("log")) parse_log(r, doc["log"], config.log);
+  validate_engine(r, config.engine);
   return config;
 }
 

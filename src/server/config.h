@@ -39,6 +39,34 @@ struct HttpConfig {
   int io_threads = 1;                           // network threads (inference runs elsewhere)
 };
 
+// A model the server offers: its name in requests and /v1/models, and its ggml file.
+struct ModelSpec {
+  std::string name;
+  std::filesystem::path path;
+};
+
+struct EngineConfig {
+  std::vector<ModelSpec> models;            // "models": {"base.en": "/path/ggml-base.en.bin"}
+  std::string default_model;                // "" = the only model; required when there are several
+  std::size_t workers = 1;                  // transcriptions at once
+  int threads_per_worker = 0;               // engine threads per job; 0 = cores / workers
+  std::size_t max_queued_jobs = 16;         // waiting jobs; more get 503 with Retry-After
+  std::size_t max_jobs_per_token = 4;       // queued + running per token; 0 = no limit
+  double max_audio_seconds = 3 * 3600;      // longer audio is refused
+  std::chrono::milliseconds request_timeout{30 * 60 * 1000};  // a job running longer is stopped
+  std::chrono::milliseconds model_idle_ttl{0};  // unload a model unused this long; 0 = never
+  bool preload_default = true;              // load the default model at start-up
+  std::filesystem::path model_dir;          // where `earshot models download` puts files; "" = cache default
+};
+
+// GET /metrics in Prometheus text format: on the main port with a token (port 0), or on a
+// separate listener without one.
+struct MetricsConfig {
+  bool enabled = true;
+  std::string host = "127.0.0.1";  // for the separate listener
+  std::uint16_t port = 0;          // 0 = serve /metrics on the main port, authenticated
+};
+
 struct LogConfig {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
   LogFormat format = LogFormat::kText;
@@ -46,6 +74,8 @@ struct LogConfig {
 
 struct Config {
   HttpConfig http;
+  MetricsConfig metrics;
+  EngineConfig engine;
   LogConfig log;
   std::filesystem::path source;  // the file it was read from, for messages and SIGHUP reload
 };

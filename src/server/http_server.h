@@ -5,8 +5,8 @@
 // http_server_async / advanced_server).
 
 #include <atomic>
-#include <chrono>
 #include <functional>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,6 +55,12 @@ class HttpServer {
   void set_auth(std::shared_ptr<const TokenAuth> auth);
   std::shared_ptr<const TokenAuth> auth() const;
 
+  // Called once per answered request (route path or "other", status, seconds), e.g. for
+  // metrics. Set before run().
+  using RequestObserver = std::function<void(const std::string& route, unsigned status, double seconds)>;
+  void set_request_observer(RequestObserver observer) { observer_ = std::move(observer); }
+  const RequestObserver& request_observer() const { return observer_; }
+
   net::io_context& io_context() { return *ioc_; }
   const HttpConfig& config() const { return config_; }
   spdlog::logger& log() { return *log_; }
@@ -71,6 +77,7 @@ class HttpServer {
   HttpConfig config_;
   Router router_;
   std::shared_ptr<spdlog::logger> log_;
+  RequestObserver observer_;
   mutable std::mutex auth_mutex_;
   std::shared_ptr<const TokenAuth> auth_;
 

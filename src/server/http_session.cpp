@@ -431,6 +431,7 @@ void HttpSession::drain(std::size_t drained) {
 
 void HttpSession::log_access(unsigned status, std::size_t bytes) const {
   const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+  if (const auto& observe = server_.request_observer()) observe(route_ != nullptr ? route_->path : "other", status, ms / 1000);
   server_.log().info("{} \"{} {}\" {} {} {:.1f}ms token={}", context_.remote, method_.empty() ? "-" : method_,
                      context_.path.empty() ? "-" : context_.path, status, bytes, ms,
                      context_.token_label.empty() ? "-" : context_.token_label);

@@ -1,0 +1,449 @@
+#include "server/transcription_routes.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "earshot/audio.h"
+#include "earshot/whisper.h"
+#include "format/language_names.h"
+#include "format/output_format.h"
+#include "format/render.h"
+#include "server/multipart.h"
+#include "server/query.h"
+
+namespace earshot::server {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// A request error found before any work is queued: status, message and the parameter at fault.
+struct BadRequest {
+  BadRequest(http::status s, std::string m, std::string p = {}, std::string c = {})
+      : status(s), message(std::move(m)), param(std::move(p)), code(std::move(c)) {}
+  http::status status;
+  std::string message;
+  std::string param;
+  std::string code;
+};
+
+// Which answer shape the client expects.
+enum class Shape {
+  kOriginal,  // /stt: {"text", "proc_duration", "status"}
+  kFormat,    // a response_format rendered by src/format
+};
+
+struct TranscriptionRequest {
+  std::shared_ptr<std::string> body;  // owns the bytes `audio` views
+  std::string_view audio;
+  std::string model;
+  TranscribeOptions options;
+  Shape shape = Shape::kFormat;
+  OutputFormat format = OutputFormat::kJson;
+  bool stream = false;
+  bool detect_language_only = false;
+  ErrorStyle style = ErrorStyle::kOpenAI;
+  unsigned version = 11;
+  bool keep_alive = true;
+};
+
+Response error_reply(const TranscriptionRequest& r, http::status status, std::string_view message,
+                     std::string_view param = {}, std::string_view code = {}) {
+  if (r.style == ErrorStyle::kOriginal) return error_response(status, message, r.style, r.version, r.keep_alive);
+  json body = {{"error",
+                {{"message", message},
+                 {"type", static_cast<unsigned>(status) >= 500 ? "server_error" : "invalid_request_error"},
+                 {"param", param.empty() ? json(nullptr) : json(param)},
+                 {"code", code.empty() ? json(nullptr) : json(code)}}}};
+  return json_response(status, body.dump(-1, ' ', false, json::error_handler_t::replace), r.version, r.keep_alive);
+}
+
+std::string json_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+void apply_task(const std::string& value, TranscribeOptions& o, const std::string& param) {
+  if (value == "transcribe") {
+    o.task = Task::kTranscribe;
+  } else if (value == "translate") {
+    o.task = Task::kTranslate;
+  } else {
+    throw BadRequest{http::status::bad_request, "task must be 'transcribe' or 'translate'", param};
+  }
+}
+
+void apply_language(const std::string& value, TranscribeOptions& o) {
+  if (value.empty() || value == "auto") {
+    o.language.clear();
+    return;
+  }
+  if (value.size() > 16) throw BadRequest{http::status::bad_request, "language is not a language code", "language"};
+  std::string lower = value;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  o.language = lower;
+}
+
+void apply_format(const std::string& value, TranscriptionRequest& r) {
+  const auto f = parse_output_format(value);
+  if (!f) {
+    throw BadRequest{http::status::bad_request,
+                     "response_format must be one of " + std::string(kOutputFormatNames), "response_format"};
+  }
+  r.format = *f;
+  r.shape = Shape::kFormat;
+}
+
+void apply_temperature(const std::string& value, TranscribeOptions& o) {
+  char* end = nullptr;
+  const float t = std::strtof(value.c_str(), &end);
+  if (value.empty() || end != value.c_str() + value.size() || !(t >= 0.0f && t <= 1.0f)) {
+    throw BadRequest{http::status::bad_request, "temperature must be a number from 0 to 1", "temperature"};
+  }
+  // OpenAI's API: temperature 0 keeps the fallback ladder; a given temperature is used alone.
+  if (t > 0) o.temperatures = {t};
+}
+
+bool parse_bool(const std::string& value, const std::string& param) {
+  if (value == "true" || value == "1" || value == "True") return true;
+  if (value == "false" || value == "0" || value == "False" || value.empty()) return false;
+  throw BadRequest{http::status::bad_request, param + " must be true or false", param};
+}
+
+// /stt: the body is the audio; options come from the query string.
+TranscriptionRequest parse_stt(Request& req, const RequestContext& ctx) {
+  TranscriptionRequest r;
+  r.style = ErrorStyle::kOriginal;
+  r.shape = Shape::kOriginal;
+  r.body = std::make_shared<std::string>(std::move(req.body()));
+  r.audio = *r.body;
+  for (const auto& [key, value] : parse_query(ctx.query)) {
+    if (key == "language") {
+      apply_language(value, r.options);
+    } else if (key == "task") {
+      apply_task(value, r.options, key);
+    } else if (key == "response_format") {
+      apply_format(value, r);
+    } else if (key == "model") {
+      r.model = value;
+    } else if (key == "prompt") {
+      r.options.initial_prompt = value;
+    } else {
+      throw BadRequest{http::status::bad_request, "unknown query parameter '" + key + "'", key};
+    }
+  }
+  if (r.audio.empty()) throw BadRequest{http::status::bad_request, "the request body holds no audio", "body"};
+  return r;
+}
+
+// /v1/audio/*: multipart/form-data as OpenAI's API takes it.
+TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only) {
+  TranscriptionRequest r;
+  r.style = ErrorStyle::kOpenAI;
+  r.detect_language_only = detect_only;
+  if (translate) r.options.task = Task::kTranslate;
+  r.body = std::make_shared<std::string>(std::move(req.body()));
+  const auto type = req[http::field::content_type];
+  const auto boundary = multipart_boundary(std::string_view(type.data(), type.size()));
+  if (!boundary) {
+    throw BadRequest{http::status::bad_request,
+                     "expected a multipart/form-data body with the audio in the 'file' field", "file"};
+  }
+  std::vector<MultipartPart> parts;
+  try {
+    parts = parse_multipart(*r.body, *boundary);
+  } catch (const MultipartError& e) {
+    throw BadRequest{http::status::bad_request, std::string("malformed multipart body: ") + e.what(), ""};
+  }
+  bool have_file = false;
+  for (const auto& p : parts) {
+    const std::string value(p.data);
+    if (p.name == "file") {
+      if (have_file) throw BadRequest{http::status::bad_request, "more than one 'file' field", "file"};
+      have_file = true;
+      r.audio = p.data;
+    } else if (p.name == "model") {
+      r.model = value;
+    } else if (p.name == "language" && !translate) {
+      apply_language(value, r.options);
+    } else if (p.name == "prompt") {
+      r.options.initial_prompt = value;
+    } else if (p.name == "response_format") {
+      apply_format(value, r);
+    } else if (p.name == "temperature") {
+      apply_temperature(value, r.options);
+    } else if (p.name == "stream") {
+      r.stream = parse_bool(value, "stream");
+    } else if (p.name == "timestamp_granularities[]" || p.name == "timestamp_granularities") {
+      if (value == "word") {
+        throw BadRequest{http::status::bad_request, "word-level timestamps are not available on this server yet",
+                         "timestamp_granularities[]"};
+      }
+      if (value != "segment") {
+        throw BadRequest{http::status::bad_request, "timestamp_granularities must be 'segment' or 'word'",
+                         "timestamp_granularities[]"};
+      }
+    } else if (p.name == "chunking_strategy" || p.name == "include[]") {
+      // Accepted and ignored: OpenAI options for other models that change nothing here.
+    } else {
+      throw BadRequest{http::status::bad_request, "unknown parameter '" + p.name + "'", p.name};
+    }
+  }
+  if (!have_file) throw BadRequest{http::status::bad_request, "the 'file' field is required", "file"};
+  if (r.audio.empty()) throw BadRequest{http::status::bad_request, "the uploaded file is empty", "file"};
+  if (!detect_only && r.model.empty()) throw BadRequest{http::status::bad_request, "the 'model' field is required", "model"};
+  return r;
+}
+
+std::string stt_success(const Transcription& t, double seconds) {
+  std::string text = t.text;
+  const auto first = text.find_first_not_of(" \t\n");
+  text = first == std::string::npos ? "" : text.substr(first, text.find_last_not_of(" \t\n") - first + 1);
+  return json_text({{"text", text}, {"proc_duration", std::round(seconds * 1000) / 1000}, {"status", "success"}});
+}
+
+std::string sse_event(const json& event) { return "data: " + json_text(event) + "\n\n"; }
+
+// The worker-side half of a request: decode, load, transcribe, answer.
+void run_job(const TranscriptionService& svc, const TranscriptionRequest& r, const std::shared_ptr<Exchange>& ex,
+             const std::shared_ptr<std::atomic<bool>>& cancel) {
+  const auto start = Clock::now();
+  const auto timer = svc.watchdog->arm(start + svc.engine.request_timeout, cancel);
+  bool streaming = false;
+  auto fail = [&](http::status status, std::string_view message, std::string_view code) {
+    if (streaming) {
+      ex->write(sse_event({{"type", "error"}, {"error", {{"message", message}, {"code", code}}}}));
+      ex->finish();
+    } else {
+      ex->respond(error_reply(r, status, message, {}, code));
+    }
+  };
+  try {
+    AudioDecodeOptions audio_options;
+    audio_options.max_seconds = svc.engine.max_audio_seconds;
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(r.audio.data());
+    std::vector<float> samples;
+    try {
+      samples = decode_audio({bytes, r.audio.size()}, audio_options);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kInvalidArgument) {
+        throw BadRequest{http::status::payload_too_large,
+                         "the audio is longer than this server's limit of " +
+                             std::to_string(static_cast<long>(svc.engine.max_audio_seconds)) + " seconds",
+                         "", "audio_too_long"};
+      }
+      throw BadRequest{http::status::bad_request, std::string("the audio cannot be decoded: ") + e.what(), "",
+                       "invalid_audio"};
+    }
+    const auto model = svc.models->acquire(r.model);
+    const int threads = svc.threads_per_job();
+
+    if (r.detect_language_only) {
+      const auto probs = detect_language(*model, samples, threads);
+      json all = json::object();
+      for (const auto& p : probs) all[p.code] = p.probability;
+      json body = {{"language", probs.empty() ? "" : probs.front().code},
+                   {"language_name", probs.empty() ? "" : std::string(language_name(probs.front().code))},
+                   {"probability", probs.empty() ? 0.0 : probs.front().probability},
+                   {"probabilities", all}};
+      svc.watchdog->disarm(timer);
+      ex->respond(json_response(http::status::ok, json_text(body), r.version, r.keep_alive));
+      return;
+    }
+
+    TranscribeOptions options = r.options;
+    options.threads = threads;
+    options.cancel = cancel.get();
+    if (r.stream) {
+      Response head{http::status::ok, r.version};
+      head.set(http::field::content_type, "text/event-stream");
+      head.set(http::field::cache_control, "no-cache");
+      ex->start_stream(std::move(head));
+      streaming = true;
+      options.on_segment = [&ex](const Segment& s) {
+        ex->write(sse_event({{"type", "transcript.text.delta"}, {"delta", s.text}}));
+      };
+    }
+    const auto result = transcribe(*model, samples, options);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    svc.watchdog->disarm(timer);
+    svc.metrics->record_transcription(result.duration, seconds);
+    svc.metrics->set_model_load_seconds(svc.models->last_load_seconds());
+
+    if (streaming) {
+      std::string text = result.text;
+      const auto first = text.find_first_not_of(' ');
+      text = first == std::string::npos ? "" : text.substr(first);
+      ex->write(sse_event({{"type", "transcript.text.done"}, {"text", text}}));
+      ex->finish();
+      return;
+    }
+    if (r.shape == Shape::kOriginal) {
+      ex->respond(json_response(http::status::ok, stt_success(result, seconds), r.version, r.keep_alive));
+      return;
+    }
+    Response res{http::status::ok, r.version};
+    res.set(http::field::content_type, std::string(content_type(r.format)));
+    res.body() = render_transcription(result, r.format, {.task = r.options.task});
+    res.keep_alive(r.keep_alive);
+    res.prepare_payload();
+    ex->respond(std::move(res));
+  } catch (const BadRequest& b) {
+    svc.watchdog->disarm(timer);
+    fail(b.status, b.message, b.code);
+  } catch (const Error& e) {
+    svc.watchdog->disarm(timer);
+    switch (e.code()) {
+      case ErrorCode::kCancelled:
+        if (timer->fired) {
+          fail(http::status::gateway_timeout,
+               "the transcription took longer than this server's limit of " +
+                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(svc.engine.request_timeout).count()) +
+                   " seconds",
+               "timeout");
+        } else if (svc.shutting_down != nullptr && svc.shutting_down->load()) {
+          fail(http::status::service_unavailable, "the server is shutting down", "shutting_down");
+        } else {
+          fail(http::status::service_unavailable, "the request was cancelled", "cancelled");  // client gone
+        }
+        break;
+      case ErrorCode::kInvalidArgument:
+        fail(http::status::bad_request, e.what(), "invalid_request");
+        break;
+      case ErrorCode::kAudioDecode:
+        fail(http::status::bad_request, std::string("the audio cannot be decoded: ") + e.what(), "invalid_audio");
+        break;
+      default:
+        svc.log->error("transcription failed: {}", e.what());
+        fail(http::status::internal_server_error, e.what(), "internal_error");
+    }
+  } catch (const std::exception& e) {
+    svc.watchdog->disarm(timer);
+    svc.log->error("transcription failed: {}", e.what());
+    fail(http::status::internal_server_error, "internal error", "internal_error");
+  }
+}
+
+void submit(const std::shared_ptr<const TranscriptionService>& svc, TranscriptionRequest r,
+            const RequestContext& ctx, const std::shared_ptr<Exchange>& ex) {
+  if (svc->models->empty()) {
+    ex->respond(error_reply(r, http::status::service_unavailable,
+                            "no model is configured on this server: get one with `earshot models download base.en` "
+                            "and start it with `earshot serve --model base.en`",
+                            "model", "model_not_configured"));
+    return;
+  }
+  if (!r.detect_language_only && !svc->models->resolve(r.model)) {
+    ex->respond(error_reply(r, http::status::not_found, "model '" + r.model + "' does not exist on this server",
+                            "model", "model_not_found"));
+    return;
+  }
+  auto request = std::make_shared<TranscriptionRequest>(std::move(r));
+  Job job;
+  job.token_label = ctx.token_label;
+  job.cancel = ex->client_gone();
+  auto cancel = job.cancel;
+  job.run = [svc, request, ex, cancel] { run_job(*svc, *request, ex, cancel); };
+  job.drop = [request, ex](const std::string& why) {
+    ex->respond(error_reply(*request, http::status::service_unavailable, why, {}, "unavailable"));
+  };
+  auto reply_busy = [&](http::status status, const std::string& message, const char* code) {
+    auto res = error_reply(*request, status, message, {}, code);
+    res.set(http::field::retry_after, "5");
+    ex->respond(std::move(res));
+  };
+  switch (svc->jobs->submit(std::move(job))) {
+    case SubmitResult::kAccepted:
+      break;
+    case SubmitResult::kQueueFull:
+      reply_busy(http::status::service_unavailable, "the server is busy; try again shortly", "queue_full");
+      break;
+    case SubmitResult::kTokenBusy:
+      reply_busy(http::status::too_many_requests,
+                 "too many transcriptions at once for this token (limit " +
+                     std::to_string(svc->jobs->options().max_jobs_per_token) + ")",
+                 "too_many_jobs");
+      break;
+    case SubmitResult::kShuttingDown:
+      reply_busy(http::status::service_unavailable, "the server is shutting down", "shutting_down");
+      break;
+  }
+}
+
+template <class Parse>
+Handler transcription_handler(std::shared_ptr<const TranscriptionService> svc, ErrorStyle style, Parse parse) {
+  return [svc, style, parse](Request& req, const RequestContext& ctx, std::shared_ptr<Exchange> ex) {
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    TranscriptionRequest r;
+    try {
+      r = parse(req, ctx);
+    } catch (const BadRequest& b) {
+      TranscriptionRequest shape;
+      shape.style = style;
+      shape.version = version;
+      shape.keep_alive = keep_alive;
+      ex->respond(error_reply(shape, b.status, b.message, b.param));
+      return;
+    }
+    r.version = version;
+    r.keep_alive = keep_alive;
+    submit(svc, std::move(r), ctx, ex);
+  };
+}
+
+}  // namespace
+
+int TranscriptionService::threads_per_job() const {
+  if (engine.threads_per_worker > 0) return engine.threads_per_worker;
+  const auto cores = std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<int>(std::max<std::size_t>(1, cores / std::max<std::size_t>(1, engine.workers)));
+}
+
+void add_transcription_routes(Router& router, std::shared_ptr<const TranscriptionService> service) {
+  router.add({.path = "/stt",
+              .methods = {http::verb::get, http::verb::post},
+              .authenticated = true,
+              .error_style = ErrorStyle::kOriginal,
+              .handler = transcription_handler(service, ErrorStyle::kOriginal, parse_stt)});
+  router.add({.path = "/v1/audio/transcriptions",
+              .methods = {http::verb::post},
+              .authenticated = true,
+              .error_style = ErrorStyle::kOpenAI,
+              .handler = transcription_handler(service, ErrorStyle::kOpenAI,
+                                               [](Request& req, const RequestContext&) {
+                                                 return parse_openai(req, false, false);
+                                               })});
+  router.add({.path = "/v1/audio/translations",
+              .methods = {http::verb::post},
+              .authenticated = true,
+              .error_style = ErrorStyle::kOpenAI,
+              .handler = transcription_handler(service, ErrorStyle::kOpenAI,
+                                               [](Request& req, const RequestContext&) {
+                                                 return parse_openai(req, true, false);
+                                               })});
+  router.add({.path = "/v1/audio/detect-language",
+              .methods = {http::verb::post},
+              .authenticated = true,
+              .error_style = ErrorStyle::kOpenAI,
+              .handler = transcription_handler(service, ErrorStyle::kOpenAI,
+                                               [](Request& req, const RequestContext&) {
+                                                 return parse_openai(req, false, true);
+                                               })});
+  router.add({.path = "/v1/models",
+              .methods = {http::verb::get},
+              .authenticated = true,
+              .error_style = ErrorStyle::kOpenAI,
+              .handler = [service](Request& req, const RequestContext&, std::shared_ptr<Exchange> ex) {
+                json data = json::array();
+                auto entry = [](const std::string& id) {
+                  return json{{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "earshot"}};
+                };
+                if (!service->models->default_name().empty()) data.push_back(entry("whisper-1"));
+                for (const auto& name : service->models->names()) data.push_back(entry(name));
+                ex->respond(json_response(http::status::ok, json_text({{"object", "list"}, {"data", data}}),
+                                          req.version(), req.keep_alive()));
+              }});
+}
+
+}  // namespace earshot::server
