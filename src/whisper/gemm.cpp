@@ -35,6 +35,16 @@ void* mutable_ptr(const float* p) {
   return const_cast<float*>(p);
 }
 
+// Below this many multiply-adds a product runs on the calling thread alone: waking a second
+// thread costs more than it saves, and when another process holds the other core (as on a
+// shared 2-core machine), every parallel region waits for it. Decoder steps are made of
+// such small products.
+constexpr std::int64_t kMinParallelMacs = std::int64_t{1} << 22;
+
+int threads_for(std::int64_t macs, int threads) {
+  return macs < kMinParallelMacs ? 1 : threads;
+}
+
 }  // namespace
 
 struct Gemm::Impl {
@@ -76,9 +86,10 @@ Gemm::~Gemm() = default;
 
 void Gemm::linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx, const float* w,
                   std::int64_t n, float* y, std::int64_t ldy, const Epilogue& epilogue) {
-  omp_set_num_threads(threads_);
+  const int threads = threads_for(m * n * k, threads_);
+  omp_set_num_threads(threads);
   const std::vector<std::int64_t> key = {
-      0, m, k, ldx, n, ldy, epilogue.bias != nullptr, epilogue.gelu, epilogue.accumulate};
+      0, threads, m, k, ldx, n, ldy, epilogue.bias != nullptr, epilogue.gelu, epilogue.accumulate};
   auto it = impl_->cache.find(key);
   Prepared* p = nullptr;
   if (it != impl_->cache.end()) {
@@ -114,9 +125,11 @@ void Gemm::linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t l
 
 void Gemm::batched(const MatrixView& a, const MatrixView& b, const OutputMatrixView& c,
                    float scale) {
-  omp_set_num_threads(threads_);
+  const int threads = threads_for(a.batch * a.rows * a.cols * b.cols, threads_);
+  omp_set_num_threads(threads);
   const std::vector<std::int64_t> key = {
       1,
+      threads,
       a.batch,
       a.rows,
       a.cols,
@@ -161,8 +174,10 @@ void Gemm::batched(const MatrixView& a, const MatrixView& b, const OutputMatrixV
 }
 
 void Gemm::softmax_rows(float* data, std::int64_t rows, std::int64_t cols) {
-  omp_set_num_threads(threads_);
-  const std::vector<std::int64_t> key = {2, rows, cols};
+  // A softmax element costs about as much as a few dozen multiply-adds.
+  const int threads = threads_for(rows * cols * 32, threads_);
+  omp_set_num_threads(threads);
+  const std::vector<std::int64_t> key = {2, threads, rows, cols};
   auto it = impl_->cache.find(key);
   Prepared* p = nullptr;
   if (it != impl_->cache.end()) {
