@@ -189,6 +189,27 @@ TEST_P(Transcribe, EndToEndFromTheRecording) {
   EXPECT_EQ(pub.text, t.text);
 }
 
+// With no language given, transcribe() detects it on the first 3000 frames of the whole-file
+// mel (README section 6, last paragraph). For hello (8.27 s) those frames equal mel_30s: the
+// clamp floor comes from the same audio and both pad with digital silence, so the detection
+// must reproduce lang_probs.json.
+TEST(TranscribeLanguage, DetectedOnTheFirstWindowOfTheWholeFileMel) {
+  EARSHOT_REQUIRE_CONFORMANCE(dir);
+  const auto model = micro_model(dir / "micro.ggml.bin");
+  const json ref = load_reference_json(dir / "ref/micro/lang_probs.json");
+  const auto wav = earshot::testing::read_wav_pcm16(dir / "hello.wav");
+  TranscribeOptions options;
+  options.threads = kThreads;
+  options.temperatures = {0.0f};
+  options.sample_len = 8;
+  const Transcription t = transcribe(*model, wav.samples, options);
+  EXPECT_EQ(t.language, ref["detected"].get<std::string>());
+  const double expected = ref["probs"][ref["detected"].get<std::string>()].get<double>();
+  EXPECT_NEAR(t.language_probability, expected, 1e-5);
+  std::cout << "[ measured ] hello auto language: " << t.language << " p=" << t.language_probability
+            << " (reference " << expected << ")\n";
+}
+
 INSTANTIATE_TEST_SUITE_P(Reference, Transcribe,
                          ::testing::Values("hello", "hello_nots", "long45", "long45_nots"));
 
