@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <map>
@@ -31,6 +32,10 @@ dnnl::memory::desc strided(const Dims& dims, const Dims& strides) {
   return dnnl::memory::desc(dims, dt::f32, strides);
 }
 
+// The operation and every shape, stride and option that shapes its primitive, zero-filled: a
+// fixed-size key, so that looking up a decoder step's primitive allocates nothing.
+using PrimitiveKey = std::array<std::int64_t, 20>;
+
 void* mutable_ptr(const float* p) {
   return const_cast<float*>(p);
 }
@@ -51,12 +56,12 @@ struct Gemm::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   // Keyed by operation and every shape/stride/option that shapes the primitive.
-  std::map<std::vector<std::int64_t>, Prepared> cache;
+  std::map<PrimitiveKey, Prepared> cache;
 
   // Caps the cache so that a long run of distinct shapes cannot grow it without bound.
   static constexpr std::size_t kMaxCached = 256;
 
-  Prepared& prepare(const std::vector<std::int64_t>& key,
+  Prepared& prepare(const PrimitiveKey& key,
                     const std::vector<std::pair<int, dnnl::memory::desc>>& arg_descs,
                     dnnl::primitive primitive) {
     if (cache.size() >= kMaxCached) cache.clear();
@@ -88,7 +93,7 @@ void Gemm::linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t l
                   std::int64_t n, float* y, std::int64_t ldy, const Epilogue& epilogue) {
   const int threads = threads_for(m * n * k, threads_);
   omp_set_num_threads(threads);
-  const std::vector<std::int64_t> key = {
+  const PrimitiveKey key = {
       0, threads, m, k, ldx, n, ldy, epilogue.bias != nullptr, epilogue.gelu, epilogue.accumulate};
   auto it = impl_->cache.find(key);
   Prepared* p = nullptr;
@@ -127,26 +132,25 @@ void Gemm::batched(const MatrixView& a, const MatrixView& b, const OutputMatrixV
                    float scale) {
   const int threads = threads_for(a.batch * a.rows * a.cols * b.cols, threads_);
   omp_set_num_threads(threads);
-  const std::vector<std::int64_t> key = {
-      1,
-      threads,
-      a.batch,
-      a.rows,
-      a.cols,
-      a.batch_stride,
-      a.row_stride,
-      a.col_stride,
-      b.rows,
-      b.cols,
-      b.batch_stride,
-      b.row_stride,
-      b.col_stride,
-      c.rows,
-      c.cols,
-      c.batch_stride,
-      c.row_stride,
-      c.col_stride,
-      static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(scale))};
+  const PrimitiveKey key = {1,
+                            threads,
+                            a.batch,
+                            a.rows,
+                            a.cols,
+                            a.batch_stride,
+                            a.row_stride,
+                            a.col_stride,
+                            b.rows,
+                            b.cols,
+                            b.batch_stride,
+                            b.row_stride,
+                            b.col_stride,
+                            c.rows,
+                            c.cols,
+                            c.batch_stride,
+                            c.row_stride,
+                            c.col_stride,
+                            static_cast<std::int64_t>(std::bit_cast<std::uint32_t>(scale))};
   auto it = impl_->cache.find(key);
   Prepared* p = nullptr;
   if (it != impl_->cache.end()) {
@@ -177,7 +181,7 @@ void Gemm::softmax_rows(float* data, std::int64_t rows, std::int64_t cols) {
   // A softmax element costs about as much as a few dozen multiply-adds.
   const int threads = threads_for(rows * cols * 32, threads_);
   omp_set_num_threads(threads);
-  const std::vector<std::int64_t> key = {2, threads, rows, cols};
+  const PrimitiveKey key = {2, threads, rows, cols};
   auto it = impl_->cache.find(key);
   Prepared* p = nullptr;
   if (it != impl_->cache.end()) {
