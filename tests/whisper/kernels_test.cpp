@@ -112,8 +112,13 @@ TEST(Kernels, LayerNormMatchesScalar) {
 TEST(Kernels, CausalAndFullAttentionMatchScalar) {
   const int heads = 3, d_head = 32, d = heads * d_head;
   for (const int threads : {1, 2}) {
-    for (const auto& [n_q, n_kv, offset] : std::vector<std::tuple<int, int, int>>{
-             {1, 1, 0}, {1, 17, 16}, {5, 9, 4}, {40, 40, 0}, {3, 1500, -1}, {130, 70, -1}}) {
+    for (const auto& [n_q, n_kv, offset] : std::vector<std::tuple<int, int, int>>{{1, 1, 0},
+                                                                                  {1, 17, 16},
+                                                                                  {5, 9, 4},
+                                                                                  {40, 40, 0},
+                                                                                  {64, 448, 384},
+                                                                                  {3, 1500, -1},
+                                                                                  {130, 70, -1}}) {
       const auto q = random_values(static_cast<std::size_t>(n_q * d), 11, 2.0f);
       const auto k = random_values(static_cast<std::size_t>(n_kv * d), 12, 2.0f);
       const auto v = random_values(static_cast<std::size_t>(n_kv * d), 13);
