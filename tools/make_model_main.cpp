@@ -50,11 +50,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "earshot-make-model: unknown %s\n", !dims ? "--dims" : "--ftype");
     return 2;
   }
-  if (n_state > 0) dims->n_audio_state = dims->n_text_state = n_state;
-  if (n_head > 0) dims->n_audio_head = dims->n_text_head = n_head;
-  if (n_layer > 0) dims->n_audio_layer = dims->n_text_layer = n_layer;
-  if (n_audio_layer > 0) dims->n_audio_layer = n_audio_layer;
-  if (n_text_layer > 0) dims->n_text_layer = n_text_layer;
+  if (n_state > 0) {
+    dims->n_audio_state = dims->n_text_state = n_state;
+  }
+  if (n_head > 0) {
+    dims->n_audio_head = dims->n_text_head = n_head;
+  }
+  if (n_layer > 0) {
+    dims->n_audio_layer = dims->n_text_layer = n_layer;
+  }
+  if (n_audio_layer > 0) {
+    dims->n_audio_layer = n_audio_layer;
+  }
+  if (n_text_layer > 0) {
+    dims->n_text_layer = n_text_layer;
+  }
   dims->n_vocab = n_vocab;
   dims->n_mels = n_mels;
   dims->n_audio_ctx = n_audio_ctx;

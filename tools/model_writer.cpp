@@ -41,18 +41,24 @@ class Random {
 
 std::int64_t count(const std::vector<std::int64_t>& shape) {
   std::int64_t n = 1;
-  for (auto v : shape) n *= v;
+  for (auto v : shape) {
+    n *= v;
+  }
   return n;
 }
 
 std::vector<float> normal_values(Random& rng, std::int64_t n, double mean, double stddev) {
   std::vector<float> out(static_cast<std::size_t>(n));
-  for (auto& v : out) v = static_cast<float>(mean + stddev * rng.normal());
+  for (auto& v : out) {
+    v = static_cast<float>(mean + stddev * rng.normal());
+  }
   return out;
 }
 
 void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  for (int i = 0; i < 4; ++i) {
+    out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
 }
 void put_i32(std::vector<std::uint8_t>& out, std::int32_t v) {
   put_u32(out, static_cast<std::uint32_t>(v));
@@ -74,7 +80,9 @@ bool is_quantized(std::int32_t type) {
 void encode_block(std::int32_t type, const float* x, std::vector<std::uint8_t>& out) {
   if (type == kTypeQ8_0) {
     float amax = 0.0f;
-    for (int j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
+    for (int j = 0; j < kBlock; ++j) {
+      amax = std::max(amax, std::fabs(x[j]));
+    }
     const float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     put_u16(out, fp32_to_fp16(d));
@@ -105,7 +113,9 @@ void encode_block(std::int32_t type, const float* x, std::vector<std::uint8_t>& 
   } else {
     float extreme = 0.0f;
     for (int j = 0; j < kBlock; ++j) {
-      if (std::fabs(x[j]) > std::fabs(extreme)) extreme = x[j];
+      if (std::fabs(x[j]) > std::fabs(extreme)) {
+        extreme = x[j];
+      }
     }
     const float half = static_cast<float>((top + 1) / 2);
     d = extreme / -half;
@@ -115,10 +125,14 @@ void encode_block(std::int32_t type, const float* x, std::vector<std::uint8_t>& 
     }
   }
   put_u16(out, fp32_to_fp16(d));
-  if (with_min) put_u16(out, fp32_to_fp16(m));
+  if (with_min) {
+    put_u16(out, fp32_to_fp16(m));
+  }
   if (five_bits) {
     std::uint32_t qh = 0;
-    for (int j = 0; j < kBlock; ++j) qh |= static_cast<std::uint32_t>((q[j] >> 4) & 1) << j;
+    for (int j = 0; j < kBlock; ++j) {
+      qh |= static_cast<std::uint32_t>((q[j] >> 4) & 1) << j;
+    }
     put_u32(out, qh);
   }
   // Byte j: value j in the low nibble, value j + 16 in the high nibble.
@@ -172,7 +186,9 @@ class TensorBuilder {
   // A matrix stored as the file's type; quantized types need whole blocks per row.
   void matrix(const std::string& name, std::vector<std::int64_t> shape, double stddev) {
     std::int32_t type = matrix_type_;
-    if (is_quantized(type) && shape.back() % kBlock != 0) type = kTypeF16;
+    if (is_quantized(type) && shape.back() % kBlock != 0) {
+      type = kTypeF16;
+    }
     auto values = normal_values(rng_, count(shape), 0.0, stddev);
     add(name, std::move(shape), type, std::move(values));
   }
@@ -181,7 +197,9 @@ class TensorBuilder {
   }
   void linear(const std::string& prefix, std::int64_t out, std::int64_t in, bool bias = true) {
     matrix(prefix + ".weight", {out, in}, 1.0 / std::sqrt(static_cast<double>(in)));
-    if (bias) vector(prefix + ".bias", out, 0.0, 0.05);
+    if (bias) {
+      vector(prefix + ".bias", out, 0.0, 0.05);
+    }
   }
   void layer_norm(const std::string& prefix, std::int64_t d) {
     vector(prefix + ".weight", d, 1.0, 0.1);
@@ -218,7 +236,9 @@ std::optional<ModelDims> preset_dims(std::string_view name) {
                                         {"base", 512, 8, 6},      {"small", 768, 12, 12},
                                         {"medium", 1024, 16, 24}, {"large", 1280, 20, 32}};
   for (const auto& p : kPresets) {
-    if (p.name != name) continue;
+    if (p.name != name) {
+      continue;
+    }
     ModelDims d;
     d.n_vocab = 51865;
     d.n_audio_ctx = 1500;
@@ -238,7 +258,9 @@ std::optional<std::int32_t> type_from_name(std::string_view name) {
       {"f32", kTypeF32},   {"f16", kTypeF16},   {"q4_0", kTypeQ4_0}, {"q4_1", kTypeQ4_1},
       {"q5_0", kTypeQ5_0}, {"q5_1", kTypeQ5_1}, {"q8_0", kTypeQ8_0}};
   for (const auto& [n, t] : kTypes) {
-    if (n == name) return t;
+    if (n == name) {
+      return t;
+    }
   }
   return std::nullopt;
 }
@@ -250,7 +272,9 @@ std::uint16_t fp32_to_fp16(float value) {
   if (abs >= 0x7F800000u) {  // inf or NaN
     return static_cast<std::uint16_t>(sign | 0x7C00u | (abs > 0x7F800000u ? 0x200u : 0u));
   }
-  if (abs >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // rounds to inf
+  if (abs >= 0x477FF000u) {
+    return static_cast<std::uint16_t>(sign | 0x7C00u);  // rounds to inf
+  }
   if (abs < 0x38800000u) {
     // Result is subnormal (or zero): value / 2^-24, rounded to nearest even.
     const float magnitude = std::bit_cast<float>(abs);
@@ -262,7 +286,9 @@ std::uint16_t fp32_to_fp16(float value) {
   const std::uint32_t mantissa = abs & 0x7FFFFFu;
   std::uint32_t half = exponent | (mantissa >> 13);
   const std::uint32_t rest = mantissa & 0x1FFFu;
-  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;  // may carry into exponent
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) {
+    ++half;  // may carry into exponent
+  }
   return static_cast<std::uint16_t>(sign | half);
 }
 
@@ -271,11 +297,15 @@ std::vector<std::uint8_t> encode_values(std::int32_t type, std::span<const float
   switch (type) {
     case kTypeF32:
       out.reserve(values.size() * 4);
-      for (float v : values) put_f32(out, v);
+      for (float v : values) {
+        put_f32(out, v);
+      }
       return out;
     case kTypeF16:
       out.reserve(values.size() * 2);
-      for (float v : values) put_u16(out, fp32_to_fp16(v));
+      for (float v : values) {
+        put_u16(out, fp32_to_fp16(v));
+      }
       return out;
     case kTypeQ4_0:
     case kTypeQ4_1:
@@ -285,7 +315,9 @@ std::vector<std::uint8_t> encode_values(std::int32_t type, std::span<const float
       if (values.size() % kBlock != 0) {
         throw std::invalid_argument("quantized tensor size is not a multiple of 32");
       }
-      for (std::size_t b = 0; b < values.size(); b += kBlock) encode_block(type, &values[b], out);
+      for (std::size_t b = 0; b < values.size(); b += kBlock) {
+        encode_block(type, &values[b], out);
+      }
       return out;
     default:
       throw std::invalid_argument("unsupported tensor type " + std::to_string(type));
@@ -295,7 +327,9 @@ std::vector<std::uint8_t> encode_values(std::int32_t type, std::span<const float
 std::vector<float> mel_filter_bank(int n_mels) {
   constexpr double kSampleRate = 16000.0;
   std::vector<double> fft_freqs(kNFreq);
-  for (int k = 0; k < kNFreq; ++k) fft_freqs[static_cast<std::size_t>(k)] = k * kSampleRate / 400.0;
+  for (int k = 0; k < kNFreq; ++k) {
+    fft_freqs[static_cast<std::size_t>(k)] = k * kSampleRate / 400.0;
+  }
   const double mel_max = hz_to_mel(kSampleRate / 2.0);
   std::vector<double> mel_f(static_cast<std::size_t>(n_mels + 2));
   for (int i = 0; i < n_mels + 2; ++i) {
@@ -320,13 +354,20 @@ std::vector<float> mel_filter_bank(int n_mels) {
 
 std::vector<std::string> generated_vocab(int n_vocab, std::uint64_t seed) {
   std::size_t stored = static_cast<std::size_t>(std::max(n_vocab, 0));
-  if (n_vocab == 51864) stored = 50256;
-  if (n_vocab >= 51865) stored = 50257;
+  if (n_vocab == 51864) {
+    stored = 50256;
+  }
+  if (n_vocab >= 51865) {
+    stored = 50257;
+  }
   std::vector<std::string> vocab;
   vocab.reserve(stored);
-  for (int b = 0; b < 256 && vocab.size() < stored; ++b)
+  for (int b = 0; b < 256 && vocab.size() < stored; ++b) {
     vocab.emplace_back(1, static_cast<char>(b));
-  if (vocab.size() >= stored) return vocab;
+  }
+  if (vocab.size() >= stored) {
+    return vocab;
+  }
 
   Random rng(seed ^ 0x766F636162ull);
   std::unordered_set<std::string> known(vocab.begin(), vocab.end());
@@ -340,10 +381,14 @@ std::vector<std::string> generated_vocab(int n_vocab, std::uint64_t seed) {
   }
   while (vocab.size() < stored) {
     std::string token = lefts[rng.below(lefts.size())] + rights[rng.below(rights.size())];
-    if (token.size() > 16 || !known.insert(token).second) continue;
+    if (token.size() > 16 || !known.insert(token).second) {
+      continue;
+    }
     vocab.push_back(token);
     lefts.push_back(token);
-    if (token.front() != ' ') rights.push_back(token);
+    if (token.front() != ' ') {
+      rights.push_back(token);
+    }
   }
   return vocab;
 }
@@ -406,7 +451,9 @@ std::vector<std::uint8_t> header_bytes(const ModelContents& c) {
   put_i32(out, c.ftype_field);
   put_i32(out, c.filters_n_mel);
   put_i32(out, c.filters_n_fft);
-  for (float v : c.mel_filters) put_f32(out, v);
+  for (float v : c.mel_filters) {
+    put_f32(out, v);
+  }
   put_i32(out, static_cast<std::int32_t>(c.vocab.size()));
   for (const auto& token : c.vocab) {
     put_u32(out, static_cast<std::uint32_t>(token.size()));
@@ -443,16 +490,22 @@ std::vector<std::uint8_t> serialize(const ModelContents& c) {
 
 void write_model_file(const ModelContents& contents, const std::filesystem::path& path) {
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  if (!file) throw std::runtime_error(path.string() + ": cannot open for writing");
+  if (!file) {
+    throw std::runtime_error(path.string() + ": cannot open for writing");
+  }
   auto write = [&](const std::vector<std::uint8_t>& bytes) {
     file.write(reinterpret_cast<const char*>(bytes.data()),
                static_cast<std::streamsize>(bytes.size()));
   };
   // Tensor by tensor, so that a large model is never held twice in memory.
   write(header_bytes(contents));
-  for (const auto& t : contents.tensors) write(tensor_bytes(t));
+  for (const auto& t : contents.tensors) {
+    write(tensor_bytes(t));
+  }
   file.close();
-  if (!file) throw std::runtime_error(path.string() + ": write failed");
+  if (!file) {
+    throw std::runtime_error(path.string() + ": write failed");
+  }
 }
 
 }  // namespace earshot::tools

@@ -64,7 +64,9 @@ struct Gemm::Impl {
   Prepared& prepare(const PrimitiveKey& key,
                     const std::vector<std::pair<int, dnnl::memory::desc>>& arg_descs,
                     dnnl::primitive primitive) {
-    if (cache.size() >= kMaxCached) cache.clear();
+    if (cache.size() >= kMaxCached) {
+      cache.clear();
+    }
     Prepared p;
     p.primitive = std::move(primitive);
     for (const auto& [arg, md] : arg_descs) {
@@ -74,7 +76,9 @@ struct Gemm::Impl {
   }
 
   void attach_scratchpad(Prepared& p, const dnnl::memory::desc& md) {
-    if (md.get_size() == 0) return;
+    if (md.get_size() == 0) {
+      return;
+    }
     p.scratchpad.resize(md.get_size());
     p.args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(md, engine, p.scratchpad.data()));
   }
@@ -106,8 +110,12 @@ void Gemm::linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t l
     const auto bias_md = strided({1, n}, {n, 1});
     const auto dst_md = strided({m, n}, {ldy, 1});
     dnnl::post_ops ops;
-    if (epilogue.gelu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
-    if (epilogue.accumulate) ops.append_sum(1.0f);
+    if (epilogue.gelu) {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+    }
+    if (epilogue.accumulate) {
+      ops.append_sum(1.0f);
+    }
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -116,15 +124,18 @@ void Gemm::linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t l
     const dnnl::matmul::primitive_desc pd(desc, attr, impl_->engine);
     std::vector<std::pair<int, dnnl::memory::desc>> args = {
         {DNNL_ARG_SRC, src_md}, {DNNL_ARG_WEIGHTS, wei_md}, {DNNL_ARG_DST, dst_md}};
-    if (epilogue.bias != nullptr) args.emplace_back(DNNL_ARG_BIAS, bias_md);
+    if (epilogue.bias != nullptr) {
+      args.emplace_back(DNNL_ARG_BIAS, bias_md);
+    }
     p = &impl_->prepare(key, args, dnnl::matmul(pd));
     impl_->attach_scratchpad(*p, pd.scratchpad_desc());
   }
   p->args.at(DNNL_ARG_SRC).set_data_handle(mutable_ptr(x));
   p->args.at(DNNL_ARG_WEIGHTS).set_data_handle(mutable_ptr(w));
   p->args.at(DNNL_ARG_DST).set_data_handle(y);
-  if (epilogue.bias != nullptr)
+  if (epilogue.bias != nullptr) {
     p->args.at(DNNL_ARG_BIAS).set_data_handle(mutable_ptr(epilogue.bias));
+  }
   impl_->run(*p);
 }
 
@@ -163,7 +174,9 @@ void Gemm::batched(const MatrixView& a, const MatrixView& b, const OutputMatrixV
     const auto c_md =
         strided({c.batch, c.rows, c.cols}, {c.batch_stride, c.row_stride, c.col_stride});
     dnnl::primitive_attr attr;
-    if (scale != 1.0f) attr.set_output_scales(0, {scale});
+    if (scale != 1.0f) {
+      attr.set_output_scales(0, {scale});
+    }
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr,
                                           impl_->engine);
@@ -234,9 +247,13 @@ void linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx, co
       for (std::int64_t l = 0; l < k; ++l) {
         acc += static_cast<double>(x[i * ldx + l]) * static_cast<double>(w[j * k + l]);
       }
-      if (epilogue.bias != nullptr) acc += epilogue.bias[j];
+      if (epilogue.bias != nullptr) {
+        acc += epilogue.bias[j];
+      }
       float v = static_cast<float>(acc);
-      if (epilogue.gelu) v = reference::gelu(v);
+      if (epilogue.gelu) {
+        v = reference::gelu(v);
+      }
       y[i * ldy + j] = epilogue.accumulate ? y[i * ldy + j] + v : v;
     }
   }

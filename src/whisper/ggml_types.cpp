@@ -87,7 +87,9 @@ float fp16_to_fp32(std::uint16_t bits) {
     const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
     return sign != 0 ? -magnitude : magnitude;
   }
-  if (exponent == 0x1F) return std::bit_cast<float>(sign | 0x7F800000u | (mantissa << 13));
+  if (exponent == 0x1F) {
+    return std::bit_cast<float>(sign | 0x7F800000u | (mantissa << 13));
+  }
   return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
 }
 
@@ -97,7 +99,9 @@ void convert_to_f32(GgmlType type, const std::uint8_t* src, std::size_t n, float
       std::memcpy(dst, src, n * sizeof(float));
       return;
     case GgmlType::kF16:
-      for (std::size_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(read_u16(src + 2 * i));
+      for (std::size_t i = 0; i < n; ++i) {
+        dst[i] = fp16_to_fp32(read_u16(src + 2 * i));
+      }
       return;
     default:
       break;

@@ -14,13 +14,17 @@ namespace {
 float dot(const float* a, const float* b, std::int64_t n) {
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-  for (std::int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  for (std::int64_t i = 0; i < n; ++i) {
+    sum += a[i] * b[i];
+  }
   return sum;
 }
 
 void axpy(float alpha, const float* x, float* y, std::int64_t n) {
 #pragma omp simd
-  for (std::int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+  for (std::int64_t i = 0; i < n; ++i) {
+    y[i] += alpha * x[i];
+  }
 }
 
 }  // namespace
@@ -34,11 +38,15 @@ void layer_norm(const float* x, std::int64_t rows, std::int64_t cols, const floa
     float* out = y + r * cols;
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (std::int64_t c = 0; c < cols; ++c) sum += in[c];
+    for (std::int64_t c = 0; c < cols; ++c) {
+      sum += in[c];
+    }
     const float mean = sum / static_cast<float>(cols);
     float squares = 0.0f;
 #pragma omp simd reduction(+ : squares)
-    for (std::int64_t c = 0; c < cols; ++c) squares += (in[c] - mean) * (in[c] - mean);
+    for (std::int64_t c = 0; c < cols; ++c) {
+      squares += (in[c] - mean) * (in[c] - mean);
+    }
     const float inv_std = 1.0f / std::sqrt(squares / static_cast<float>(cols) + kLayerNormEps);
 #pragma omp simd
     for (std::int64_t c = 0; c < cols; ++c) {
@@ -49,7 +57,9 @@ void layer_norm(const float* x, std::int64_t rows, std::int64_t cols, const floa
 
 void add_in_place(float* x, const float* add, std::int64_t n) {
 #pragma omp simd
-  for (std::int64_t i = 0; i < n; ++i) x[i] += add[i];
+  for (std::int64_t i = 0; i < n; ++i) {
+    x[i] += add[i];
+  }
 }
 
 void attention(const float* q, std::int64_t ldq, const float* k, std::int64_t ldk, const float* v,
@@ -85,7 +95,9 @@ void attention(const float* q, std::int64_t ldq, const float* k, std::int64_t ld
         axpy(scores[j], v + j * ldv + head * shape.d_head, o, shape.d_head);
       }
       const float inv_total = 1.0f / total;
-      for (std::int64_t c = 0; c < shape.d_head; ++c) o[c] *= inv_total;
+      for (std::int64_t c = 0; c < shape.d_head; ++c) {
+        o[c] *= inv_total;
+      }
     }
   }
 }
@@ -102,10 +114,14 @@ void layer_norm(const float* x, std::int64_t rows, std::int64_t cols, const floa
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* in = x + r * cols;
     double mean = 0.0;
-    for (std::int64_t c = 0; c < cols; ++c) mean += in[c];
+    for (std::int64_t c = 0; c < cols; ++c) {
+      mean += in[c];
+    }
     mean /= static_cast<double>(cols);
     double var = 0.0;
-    for (std::int64_t c = 0; c < cols; ++c) var += (in[c] - mean) * (in[c] - mean);
+    for (std::int64_t c = 0; c < cols; ++c) {
+      var += (in[c] - mean) * (in[c] - mean);
+    }
     var /= static_cast<double>(cols);
     const double inv_std = 1.0 / std::sqrt(var + static_cast<double>(kLayerNormEps));
     for (std::int64_t c = 0; c < cols; ++c) {
@@ -116,15 +132,18 @@ void layer_norm(const float* x, std::int64_t rows, std::int64_t cols, const floa
 
 void softmax(float* row, std::int64_t n) {
   double max_value = -std::numeric_limits<double>::infinity();
-  for (std::int64_t i = 0; i < n; ++i) max_value = std::max(max_value, static_cast<double>(row[i]));
+  for (std::int64_t i = 0; i < n; ++i) {
+    max_value = std::max(max_value, static_cast<double>(row[i]));
+  }
   double total = 0.0;
   std::vector<double> e(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
     e[static_cast<std::size_t>(i)] = std::exp(row[i] - max_value);
     total += e[static_cast<std::size_t>(i)];
   }
-  for (std::int64_t i = 0; i < n; ++i)
+  for (std::int64_t i = 0; i < n; ++i) {
     row[i] = static_cast<float>(e[static_cast<std::size_t>(i)] / total);
+  }
 }
 
 void attention(const float* q, std::int64_t ldq, const float* k, std::int64_t ldk, const float* v,
@@ -152,8 +171,9 @@ void attention(const float* q, std::int64_t ldq, const float* k, std::int64_t ld
       }
       for (std::int64_t c = 0; c < shape.d_head; ++c) {
         double acc = 0.0;
-        for (std::int64_t j = 0; j < n_keys; ++j)
+        for (std::int64_t j = 0; j < n_keys; ++j) {
           acc += p[static_cast<std::size_t>(j)] * v[j * ldv + h0 + c];
+        }
         out[i * ldo + h0 + c] = static_cast<float>(acc / total);
       }
     }

@@ -55,10 +55,14 @@ class RealFft {
 // Index into the signal for position i of the reflect-padded signal (numpy/torch "reflect":
 // the edge sample is not repeated). Signals shorter than the padding reflect repeatedly.
 std::size_t reflect_index(std::int64_t i, std::int64_t n) {
-  if (n == 1) return 0;
+  if (n == 1) {
+    return 0;
+  }
   const std::int64_t period = 2 * (n - 1);
   std::int64_t j = i % period;
-  if (j < 0) j += period;
+  if (j < 0) {
+    j += period;
+  }
   return static_cast<std::size_t>(j < n ? j : period - j);
 }
 
@@ -84,15 +88,21 @@ LogMel compute_log_mel(std::span<const float> samples, std::span<const float> fi
   mel.n_mels = n_mels;
   mel.n_frames = n_frames;
   mel.data.assign(static_cast<std::size_t>(n_mels) * static_cast<std::size_t>(n_frames), 0.0f);
-  if (n_frames == 0) return mel;
+  if (n_frames == 0) {
+    return mel;
+  }
 
   std::vector<BandSpan> bands(static_cast<std::size_t>(n_mels));
   for (int b = 0; b < n_mels; ++b) {
     const float* row = filters.data() + static_cast<std::size_t>(b) * kNFreq;
     int first = 0;
-    while (first < kNFreq && row[first] == 0.0f) ++first;
+    while (first < kNFreq && row[first] == 0.0f) {
+      ++first;
+    }
     int last = kNFreq;
-    while (last > first && row[last - 1] == 0.0f) --last;
+    while (last > first && row[last - 1] == 0.0f) {
+      --last;
+    }
     bands[static_cast<std::size_t>(b)] = {first, last};
   }
 
@@ -141,7 +151,9 @@ LogMel compute_log_mel(std::span<const float> samples, std::span<const float> fi
   }
 
   const float floor = global_max - 8.0f;
-  for (float& v : mel.data) v = (std::max(v, floor) + 4.0f) / 4.0f;
+  for (float& v : mel.data) {
+    v = (std::max(v, floor) + 4.0f) / 4.0f;
+  }
   return mel;
 }
 

@@ -124,7 +124,9 @@ ModelDims read_dims(Cursor& in, int& quantization_version) {
 std::string shape_string(const std::vector<std::int64_t>& shape) {
   std::string s = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) s += ", ";
+    if (i > 0) {
+      s += ", ";
+    }
     s += std::to_string(shape[i]);
   }
   return s + "]";
@@ -151,7 +153,9 @@ class SlotTable {
   void add_linear(const std::string& prefix, LinearWeights& lin, std::int64_t out, std::int64_t in,
                   bool has_bias = true) {
     add(prefix + ".weight", lin.weight, {out, in});
-    if (has_bias) add(prefix + ".bias", lin.bias, {out});
+    if (has_bias) {
+      add(prefix + ".bias", lin.bias, {out});
+    }
   }
   void add_attention(const std::string& prefix, AttentionWeights& attn, std::int64_t d) {
     add_linear(prefix + ".query", attn.query, d, d);
@@ -210,7 +214,9 @@ SlotTable expected_tensors(const ModelDims& dims, ModelWeights& w) {
 
 std::uint64_t element_count(const std::vector<std::int64_t>& shape) {
   std::uint64_t n = 1;
-  for (auto v : shape) n *= static_cast<std::uint64_t>(v);
+  for (auto v : shape) {
+    n *= static_cast<std::uint64_t>(v);
+  }
   return n;
 }
 
@@ -225,14 +231,20 @@ void read_tensor(Cursor& in, SlotTable& table, int quantization_version) {
     in.fail("tensor name length " + std::to_string(name_len) + " is out of range");
   }
   std::vector<std::int64_t> ne(static_cast<std::size_t>(n_dims));
-  for (auto& v : ne) v = in.i32("tensor dimensions");
+  for (auto& v : ne) {
+    v = in.i32("tensor dimensions");
+  }
   auto name_bytes = in.take(static_cast<std::size_t>(name_len), "tensor name");
   const std::string name(name_bytes.begin(), name_bytes.end());
 
   auto it = table.slots().find(name);
-  if (it == table.slots().end()) in.fail("unknown tensor '" + name + "'");
+  if (it == table.slots().end()) {
+    in.fail("unknown tensor '" + name + "'");
+  }
   Slot& slot = it->second;
-  if (slot.seen) in.fail("tensor '" + name + "' appears twice");
+  if (slot.seen) {
+    in.fail("tensor '" + name + "' appears twice");
+  }
   slot.seen = true;
 
   // ggml lists ne fastest-varying first: the reverse of PyTorch's shape.
@@ -310,12 +322,18 @@ std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
 
   ModelWeights weights;
   SlotTable table = expected_tensors(dims, weights);
-  while (in.remaining() > 0) read_tensor(in, table, quantization_version);
+  while (in.remaining() > 0) {
+    read_tensor(in, table, quantization_version);
+  }
   int missing = 0;
   std::string first_missing;
   for (const auto& [name, slot] : table.slots()) {
-    if (slot.seen) continue;
-    if (missing++ == 0) first_missing = name;
+    if (slot.seen) {
+      continue;
+    }
+    if (missing++ == 0) {
+      first_missing = name;
+    }
   }
   if (missing > 0) {
     in.fail("missing tensor '" + first_missing + "'" +
@@ -336,13 +354,19 @@ class FileBytes {
   FileBytes(const std::filesystem::path& path, bool use_mmap) {
     if (!use_mmap) {
       std::ifstream file(path, std::ios::binary);
-      if (!file) fail_io(path, "cannot open");
+      if (!file) {
+        fail_io(path, "cannot open");
+      }
       buffer_.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-      if (file.bad()) fail_io(path, "cannot read");
+      if (file.bad()) {
+        fail_io(path, "cannot read");
+      }
       return;
     }
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail_io(path, "cannot open");
+    if (fd < 0) {
+      fail_io(path, "cannot open");
+    }
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
       const int err = errno;
@@ -365,13 +389,17 @@ class FileBytes {
     ::close(fd);
   }
   ~FileBytes() {
-    if (map_ != nullptr) ::munmap(map_, size_);
+    if (map_ != nullptr) {
+      ::munmap(map_, size_);
+    }
   }
   FileBytes(const FileBytes&) = delete;
   FileBytes& operator=(const FileBytes&) = delete;
 
   std::span<const std::uint8_t> bytes() const {
-    if (map_ != nullptr) return {static_cast<const std::uint8_t*>(map_), size_};
+    if (map_ != nullptr) {
+      return {static_cast<const std::uint8_t*>(map_), size_};
+    }
     return {reinterpret_cast<const std::uint8_t*>(buffer_.data()), buffer_.size()};
   }
 

@@ -168,9 +168,13 @@ void WhisperState::Impl::encode(std::span<const float> mel) {
 
 void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_rows,
                                 std::vector<float>& logits) {
-  if (!encoded) throw Error(ErrorCode::kInvalidArgument, "decode: no window encoded yet");
+  if (!encoded) {
+    throw Error(ErrorCode::kInvalidArgument, "decode: no window encoded yet");
+  }
   const auto n = static_cast<std::int64_t>(tokens.size());
-  if (n == 0) throw Error(ErrorCode::kInvalidArgument, "decode: no tokens");
+  if (n == 0) {
+    throw Error(ErrorCode::kInvalidArgument, "decode: no tokens");
+  }
   if (n_past + n > dims.n_text_ctx) {
     throw Error(ErrorCode::kInvalidArgument,
                 "decode: " + std::to_string(n_past) + " cached + " + std::to_string(n) +
@@ -191,7 +195,9 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
   for (std::int64_t i = 0; i < n; ++i) {
     const float* embedding = w.token_embedding.ptr() + size(tokens[static_cast<std::size_t>(i)], d);
     const float* position = w.positional_embedding.ptr() + size(n_past + i, d);
-    for (std::int64_t c = 0; c < d; ++c) x[i * d + c] = embedding[c] + position[c];
+    for (std::int64_t c = 0; c < d; ++c) {
+      x[i * d + c] = embedding[c] + position[c];
+    }
   }
 
   const AttentionShape self_shape{.n_q = n,
