@@ -8,5 +8,6 @@ namespace earshot::cli {
 // through `exit_code` once its callback has run.
 void add_serve_command(CLI::App& app, int& exit_code);
 void add_transcribe_command(CLI::App& app, int& exit_code);
+void add_models_command(CLI::App& app, int& exit_code);
 
 }  // namespace earshot::cli

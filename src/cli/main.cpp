@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   earshot::cli::add_serve_command(app, exit_code);
   earshot::cli::add_transcribe_command(app, exit_code);
+  earshot::cli::add_models_command(app, exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

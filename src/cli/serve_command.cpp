@@ -3,7 +3,9 @@
 
 #include "cli/commands.h"
 #include "server/app.h"
+#include "models/catalog.h"
 #include "server/config.h"
+#include "server/model_registry.h"
 
 namespace earshot::cli {
 namespace {
@@ -17,7 +19,35 @@ struct ServeFlags {
   std::optional<std::size_t> max_connections;
   std::optional<std::string> log_level;
   std::optional<std::string> log_format;
+  std::vector<std::string> models;  // [NAME=]PATH or a downloaded model's name
+  std::optional<std::size_t> workers;
+  std::optional<int> threads;
 };
+
+// `--model [NAME=]PATH`: adds or overrides a model; the first one given becomes the default.
+// A bare name that is not a file is looked up among downloaded models.
+void apply_models(const std::vector<std::string>& args, server::EngineConfig& engine) {
+  const auto dir = models::cache_dir(engine.model_dir);
+  bool first = true;
+  for (const auto& arg : args) {
+    std::string name;
+    std::string target = arg;
+    if (const auto eq = arg.find('='); eq != std::string::npos && eq > 0) {
+      name = arg.substr(0, eq);
+      target = arg.substr(eq + 1);
+    }
+    const auto path = models::resolve_model_path(target, dir);
+    if (!path) {
+      throw server::ConfigError("--model " + arg + ": no such file, and no downloaded model of that name in " +
+                                dir.string() + "; get it with `earshot models download " + target + "`");
+    }
+    if (name.empty()) name = server::model_name_from_path(*path);
+    std::erase_if(engine.models, [&](const server::ModelSpec& m) { return m.name == name; });
+    engine.models.push_back({name, *path});
+    if (first) engine.default_model = name;
+    first = false;
+  }
+}
 
 void apply(const ServeFlags& f, server::Config& c) {
   if (f.host) c.http.host = *f.host;
@@ -26,6 +56,9 @@ void apply(const ServeFlags& f, server::Config& c) {
   if (f.max_connections) c.http.max_connections = *f.max_connections;
   if (f.log_level) c.log.level = *f.log_level;
   if (f.log_format) c.log.format = *f.log_format == "json" ? server::LogFormat::kJson : server::LogFormat::kText;
+  if (f.workers) c.engine.workers = *f.workers;
+  if (f.threads) c.engine.threads_per_worker = *f.threads;
+  apply_models(f.models, c.engine);
 }
 
 }  // namespace
@@ -42,6 +75,11 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--log-level", flags->log_level, "trace|debug|info|warn|error|critical|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   cmd->add_option("--log-format", flags->log_format, "text|json")->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("-m,--model", flags->models,
+                  "[NAME=]PATH of a ggml model, or the name of a downloaded one (repeatable; the first is the default)");
+  cmd->add_option("--workers", flags->workers, "Transcriptions run at once")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", flags->threads, "Engine threads per transcription (0 = cores / workers)")
+      ->check(CLI::Range(0, 1024));
   cmd->callback([flags, &exit_code] {
     server::Config config;
     try {
@@ -51,7 +89,13 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       exit_code = 2;
       return;
     }
-    apply(*flags, config);
+    try {
+      apply(*flags, config);
+    } catch (const server::ConfigError& e) {
+      std::cerr << "earshot: " << e.what() << "\n";
+      exit_code = 2;
+      return;
+    }
     exit_code = server::serve(config);
   });
 }
