@@ -48,7 +48,9 @@ std::size_t max_samples_for(const AudioDecodeOptions& options) {
   if (!(options.max_seconds >= 0) || !std::isfinite(options.max_seconds)) {
     throw Error(ErrorCode::kInvalidArgument, "max_seconds must be a finite number >= 0");
   }
-  if (options.max_seconds == 0) return std::numeric_limits<std::size_t>::max();
+  if (options.max_seconds == 0) {
+    return std::numeric_limits<std::size_t>::max();
+  }
   return static_cast<std::size_t>(std::ceil(options.max_seconds * kSampleRate));
 }
 
@@ -62,7 +64,9 @@ class StreamDecoder {
     open_container();
     open_decoder();
     read_packets();
-    if (source_.failed()) throw Error(ErrorCode::kIo, "reading the audio failed");
+    if (source_.failed()) {
+      throw Error(ErrorCode::kIo, "reading the audio failed");
+    }
     drain_decoder_at_end();
     resampler_.flush(samples_);
     check_length();
@@ -77,7 +81,9 @@ class StreamDecoder {
   void open_container() {
     avio_ = audio::make_avio_context(source_);
     AVFormatContext* raw = avformat_alloc_context();
-    if (raw == nullptr) throw Error(ErrorCode::kInternal, "out of memory for the audio demuxer");
+    if (raw == nullptr) {
+      throw Error(ErrorCode::kInternal, "out of memory for the audio demuxer");
+    }
     raw->pb = avio_.get();
     raw->flags |= AVFMT_FLAG_CUSTOM_IO;
     raw->io_open = refuse_nested_open;
@@ -89,7 +95,9 @@ class StreamDecoder {
     // On failure avformat_open_input frees the context and nulls `raw`.
     const int rc = avformat_open_input(&raw, nullptr, nullptr, nullptr);
     if (rc < 0) {
-      if (source_.failed()) throw Error(ErrorCode::kIo, "reading the audio failed");
+      if (source_.failed()) {
+        throw Error(ErrorCode::kIo, "reading the audio failed");
+      }
       fail("not a recognised audio format (" + av_error_text(rc) + ")");
     }
     format_.reset(raw);
@@ -114,12 +122,16 @@ class StreamDecoder {
     // Video, subtitles and other audio tracks are never decoded; discarding them also keeps
     // the demuxer from queueing their packets.
     for (unsigned i = 0; i < format_->nb_streams; ++i) {
-      if (static_cast<int>(i) != stream_index_) format_->streams[i]->discard = AVDISCARD_ALL;
+      if (static_cast<int>(i) != stream_index_) {
+        format_->streams[i]->discard = AVDISCARD_ALL;
+      }
     }
     const AVStream* stream = format_->streams[stream_index_];
 
     decoder_.reset(avcodec_alloc_context3(codec));
-    if (!decoder_) throw Error(ErrorCode::kInternal, "out of memory for the audio decoder");
+    if (!decoder_) {
+      throw Error(ErrorCode::kInternal, "out of memory for the audio decoder");
+    }
     int rc = avcodec_parameters_to_context(decoder_.get(), stream->codecpar);
     if (rc >= 0) {
       decoder_->pkt_timebase = stream->time_base;
@@ -128,11 +140,15 @@ class StreamDecoder {
       decoder_->thread_count = 1;
       rc = avcodec_open2(decoder_.get(), codec, nullptr);
     }
-    if (rc < 0) fail("cannot open the " + codec_name() + " decoder: " + av_error_text(rc));
+    if (rc < 0) {
+      fail("cannot open the " + codec_name() + " decoder: " + av_error_text(rc));
+    }
 
     packet_.reset(av_packet_alloc());
     frame_.reset(av_frame_alloc());
-    if (!packet_ || !frame_) throw Error(ErrorCode::kInternal, "out of memory for audio frames");
+    if (!packet_ || !frame_) {
+      throw Error(ErrorCode::kInternal, "out of memory for audio frames");
+    }
   }
 
   void read_packets() {
@@ -141,7 +157,9 @@ class StreamDecoder {
       if (rc < 0) {
         // The end of the data, or damage the demuxer cannot get past: like `ffmpeg`, keep
         // what was decoded up to there (run() fails when that is nothing).
-        if (rc != AVERROR_EOF) read_error_ = rc;
+        if (rc != AVERROR_EOF) {
+          read_error_ = rc;
+        }
         return;
       }
       if (packet_->stream_index != stream_index_) {
@@ -150,8 +168,9 @@ class StreamDecoder {
       }
       const int sent = avcodec_send_packet(decoder_.get(), packet_.get());
       av_packet_unref(packet_.get());
-      if (sent == AVERROR(ENOMEM))
+      if (sent == AVERROR(ENOMEM)) {
         throw Error(ErrorCode::kInternal, "out of memory decoding audio");
+      }
       if (sent < 0) {
         // A damaged packet: skip it and go on, as `ffmpeg` does, so one bad frame in a long
         // recording does not lose the rest.
@@ -164,13 +183,17 @@ class StreamDecoder {
   }
 
   void drain_decoder_at_end() {
-    if (avcodec_send_packet(decoder_.get(), nullptr) >= 0) receive_frames();
+    if (avcodec_send_packet(decoder_.get(), nullptr) >= 0) {
+      receive_frames();
+    }
   }
 
   void receive_frames() {
     for (;;) {
       const int rc = avcodec_receive_frame(decoder_.get(), frame_.get());
-      if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
+      if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) {
+        return;
+      }
       if (rc < 0) {
         ++rejected_;
         last_decode_error_ = rc;
@@ -183,7 +206,9 @@ class StreamDecoder {
   }
 
   void check_length() const {
-    if (samples_.size() <= max_samples_) return;
+    if (samples_.size() <= max_samples_) {
+      return;
+    }
     char limit[32];
     std::snprintf(limit, sizeof limit, "%g", options_.max_seconds);
     throw Error(ErrorCode::kInvalidArgument,
@@ -231,7 +256,9 @@ std::vector<float> decode_source(audio::ByteSource& source, const AudioDecodeOpt
 
 std::vector<float> decode_audio(std::span<const std::uint8_t> bytes,
                                 const AudioDecodeOptions& options) {
-  if (bytes.empty()) fail("the audio is empty (0 bytes)");
+  if (bytes.empty()) {
+    fail("the audio is empty (0 bytes)");
+  }
   audio::MemoryByteSource source(bytes);
   return decode_source(source, options);
 }
@@ -239,7 +266,9 @@ std::vector<float> decode_audio(std::span<const std::uint8_t> bytes,
 std::vector<float> decode_audio_file(const std::filesystem::path& path,
                                      const AudioDecodeOptions& options) {
   audio::FileByteSource source(path);
-  if (source.size() == 0) fail("the audio file '" + path.string() + "' is empty (0 bytes)");
+  if (source.size() == 0) {
+    fail("the audio file '" + path.string() + "' is empty (0 bytes)");
+  }
   try {
     return decode_source(source, options);
   } catch (const Error& error) {

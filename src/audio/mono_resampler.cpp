@@ -34,7 +34,9 @@ void convert_into(SwrContext* swr, const std::uint8_t** input, int input_samples
   if (capacity < 0) {
     throw Error(ErrorCode::kAudioDecode, "cannot resample audio: " + av_error_text(capacity));
   }
-  if (capacity == 0 && input == nullptr) return;
+  if (capacity == 0 && input == nullptr) {
+    return;
+  }
   const std::size_t old_size = out.size();
   out.resize(old_size + static_cast<std::size_t>(capacity));
   auto* destination = reinterpret_cast<std::uint8_t*>(out.data() + old_size);
@@ -50,7 +52,9 @@ void convert_into(SwrContext* swr, const std::uint8_t** input, int input_samples
 }  // namespace
 
 bool MonoResampler::matches(const AVFrame& frame) const {
-  if (!swr_ || frame.format != input_format_ || frame.sample_rate != input_rate_) return false;
+  if (!swr_ || frame.format != input_format_ || frame.sample_rate != input_rate_) {
+    return false;
+  }
   if (frame.ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
     return input_layout_.get()->nb_channels == frame.ch_layout.nb_channels;
   }
@@ -84,7 +88,9 @@ void MonoResampler::configure(const AVFrame& frame) {
     // average (L + R) / 2, as `ffmpeg -ac 1` to s16 (OpenAI's loader) does.
     rc = av_opt_set_double(swr.get(), "rematrix_maxval", 1.0, 0);
   }
-  if (rc >= 0) rc = swr_init(swr.get());
+  if (rc >= 0) {
+    rc = swr_init(swr.get());
+  }
   if (rc < 0) {
     throw Error(ErrorCode::kAudioDecode, "cannot convert audio of this format (" +
                                              std::to_string(frame.sample_rate) + " Hz, " +
@@ -106,12 +112,16 @@ void MonoResampler::convert(const AVFrame& frame, std::vector<float>& out) {
 }
 
 void MonoResampler::flush(std::vector<float>& out) {
-  if (!swr_) return;
+  if (!swr_) {
+    return;
+  }
   // The resampler hands out its tail over as many calls as its buffer needs.
   for (;;) {
     const std::size_t before = out.size();
     convert_into(swr_.get(), nullptr, 0, out);
-    if (out.size() == before) break;
+    if (out.size() == before) {
+      break;
+    }
   }
 }
 

@@ -65,10 +65,14 @@ std::vector<float> temperature_ladder(const TranscribeFlags& flags) {
   }
   for (int step = 0;; ++step) {
     const double t = flags.temperature + step * flags.temperature_increment;
-    if (t > 1.0 + 1e-6) break;
+    if (t > 1.0 + 1e-6) {
+      break;
+    }
     ladder.push_back(static_cast<float>(t));
   }
-  if (ladder.empty()) ladder.push_back(static_cast<float>(flags.temperature));
+  if (ladder.empty()) {
+    ladder.push_back(static_cast<float>(flags.temperature));
+  }
   return ladder;
 }
 
@@ -100,7 +104,9 @@ class ProgressBar {
   }
 
   void draw() {
-    if (!enabled_) return;
+    if (!enabled_) {
+      return;
+    }
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(std::lround(fraction_ * kWidth));
     std::string bar(static_cast<std::size_t>(filled), '#');
@@ -113,7 +119,9 @@ class ProgressBar {
 
   // Erases the bar so other stderr output starts on a clean line.
   void clear() {
-    if (!drawn_) return;
+    if (!drawn_) {
+      return;
+    }
     std::fprintf(stderr, "\r\033[K");
     std::fflush(stderr);
     drawn_ = false;
@@ -129,7 +137,9 @@ class ProgressBar {
 // Every result ends with a newline, so that outputs printed one after another (and a
 // JSON file viewed in a terminal) stay separate.
 std::string with_final_newline(std::string text) {
-  if (!text.empty() && text.back() != '\n') text += '\n';
+  if (!text.empty() && text.back() != '\n') {
+    text += '\n';
+  }
   return text;
 }
 
@@ -215,7 +225,9 @@ int run_transcribe(const TranscribeFlags& flags) {
   std::vector<std::filesystem::path> outputs;
   if (flags.output_dir) {
     auto paths = output_paths(flags, *format);
-    if (!paths) return kExitUsage;
+    if (!paths) {
+      return kExitUsage;
+    }
     outputs = std::move(*paths);
     std::error_code ec;
     std::filesystem::create_directories(*flags.output_dir, ec);
@@ -253,7 +265,9 @@ int run_transcribe(const TranscribeFlags& flags) {
       continue;
     }
     if (flags.output_dir) {
-      if (!write_file(outputs[i], text)) exit_code = kExitFailure;
+      if (!write_file(outputs[i], text)) {
+        exit_code = kExitFailure;
+      }
     } else {
       std::cout << text << std::flush;
     }

@@ -39,7 +39,9 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 100> kLangua
 
 std::string_view language_name(std::string_view code) {
   for (const auto& [known, name] : kLanguages) {
-    if (code == known) return name;
+    if (code == known) {
+      return name;
+    }
   }
   return code;
 }

@@ -22,7 +22,9 @@ constexpr std::string_view kPlainText = "text/plain; charset=utf-8";
 
 std::optional<OutputFormat> parse_output_format(std::string_view name) {
   for (const auto& [known, format] : kNames) {
-    if (name == known) return format;
+    if (name == known) {
+      return format;
+    }
   }
   return std::nullopt;
 }

@@ -11,7 +11,9 @@ std::string render_text(const Transcription& result) {
   if (result.segments.empty()) {
     // A result without segments (e.g. nothing but its text) still prints its text.
     const std::string text = make_valid_utf8(strip_whitespace(result.text));
-    if (!text.empty()) out = text + "\n";
+    if (!text.empty()) {
+      out = text + "\n";
+    }
     return out;
   }
   for (const Segment& segment : result.segments) {

@@ -16,14 +16,30 @@ struct LeadByte {
 };
 
 LeadByte classify(std::uint8_t byte) {
-  if (byte < 0x80) return {1, 0, 0};
-  if (byte >= 0xC2 && byte <= 0xDF) return {2, 0x80, 0xBF};
-  if (byte == 0xE0) return {3, 0xA0, 0xBF};
-  if (byte == 0xED) return {3, 0x80, 0x9F};  // no UTF-16 surrogates
-  if (byte >= 0xE1 && byte <= 0xEF) return {3, 0x80, 0xBF};
-  if (byte == 0xF0) return {4, 0x90, 0xBF};
-  if (byte >= 0xF1 && byte <= 0xF3) return {4, 0x80, 0xBF};
-  if (byte == 0xF4) return {4, 0x80, 0x8F};  // nothing above U+10FFFF
+  if (byte < 0x80) {
+    return {1, 0, 0};
+  }
+  if (byte >= 0xC2 && byte <= 0xDF) {
+    return {2, 0x80, 0xBF};
+  }
+  if (byte == 0xE0) {
+    return {3, 0xA0, 0xBF};
+  }
+  if (byte == 0xED) {
+    return {3, 0x80, 0x9F};  // no UTF-16 surrogates
+  }
+  if (byte >= 0xE1 && byte <= 0xEF) {
+    return {3, 0x80, 0xBF};
+  }
+  if (byte == 0xF0) {
+    return {4, 0x90, 0xBF};
+  }
+  if (byte >= 0xF1 && byte <= 0xF3) {
+    return {4, 0x80, 0xBF};
+  }
+  if (byte == 0xF4) {
+    return {4, 0x80, 0x8F};  // nothing above U+10FFFF
+  }
   return {0, 0, 0};
 }
 
@@ -51,7 +67,9 @@ std::string make_valid_utf8(std::string_view text) {
       const auto byte = static_cast<std::uint8_t>(text[i + taken]);
       const bool fits = taken == 1 ? byte >= lead.second_min && byte <= lead.second_max
                                    : byte >= 0x80 && byte <= 0xBF;
-      if (!fits) break;
+      if (!fits) {
+        break;
+      }
       ++taken;
     }
     if (taken == static_cast<std::size_t>(lead.length)) {
@@ -67,7 +85,9 @@ std::string make_valid_utf8(std::string_view text) {
 std::string_view strip_whitespace(std::string_view text) {
   constexpr std::string_view kWhitespace = " \t\n\r\f\v";
   const auto first = text.find_first_not_of(kWhitespace);
-  if (first == std::string_view::npos) return {};
+  if (first == std::string_view::npos) {
+    return {};
+  }
   const auto last = text.find_last_not_of(kWhitespace);
   return text.substr(first, last - first + 1);
 }
@@ -77,7 +97,9 @@ std::string replace_all(std::string_view text, std::string_view from, std::strin
   std::size_t at = 0;
   for (;;) {
     const auto found = text.find(from, at);
-    if (found == std::string_view::npos || from.empty()) break;
+    if (found == std::string_view::npos || from.empty()) {
+      break;
+    }
     out.append(text.substr(at, found - at));
     out.append(to);
     at = found + from.size();

@@ -6,7 +6,9 @@
 namespace earshot {
 
 std::int64_t to_milliseconds(double seconds) {
-  if (!std::isfinite(seconds) || seconds <= 0) return 0;
+  if (!std::isfinite(seconds) || seconds <= 0) {
+    return 0;
+  }
   // nearbyint rounds half to even in the default rounding mode, like Python's round().
   return static_cast<std::int64_t>(std::nearbyint(seconds * 1000.0));
 }

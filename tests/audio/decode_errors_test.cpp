@@ -33,7 +33,9 @@ std::vector<std::uint8_t> tone_bytes(const char* name) {
       {"tone_f32.wav", "-c:a pcm_f32le", 16000},
   };
   for (const auto& fixture : fixtures) {
-    if (fixture.name == name) return read_bytes(make_fixture(fixture));
+    if (fixture.name == name) {
+      return read_bytes(make_fixture(fixture));
+    }
   }
   ADD_FAILURE() << "no fixture " << name;
   return {};
@@ -48,8 +50,10 @@ TEST(DecodeErrorTest, EmptyBufferIsAnError) {
 TEST(DecodeErrorTest, RandomBytesAreAnError) {
   for (unsigned seed : {1u, 2u, 3u}) {
     std::mt19937 random(seed);
-    std::vector<std::uint8_t> noise(64 * 1024);
-    for (auto& byte : noise) byte = static_cast<std::uint8_t>(random());
+    std::vector<std::uint8_t> noise(std::size_t{64} * 1024);
+    for (auto& byte : noise) {
+      byte = static_cast<std::uint8_t>(random());
+    }
     const Error error = error_of([&] { decode_audio(noise); });
     EXPECT_EQ(error.code(), ErrorCode::kAudioDecode) << error.what();
   }
@@ -119,12 +123,15 @@ TEST(DecodeErrorTest, CorruptedStreamsNeverCrash) {
     for (unsigned seed = 0; seed < 20; ++seed) {
       auto bytes = original;
       std::mt19937 random(seed);
-      for (int i = 0; i < 50; ++i)
+      for (int i = 0; i < 50; ++i) {
         bytes[random() % bytes.size()] ^= static_cast<std::uint8_t>(random());
+      }
       try {
         const std::vector<float> samples = decode_audio(bytes);
         EXPECT_LT(samples.size(), 16000u * 60) << name << " seed " << seed;
-        for (float s : samples) ASSERT_TRUE(s >= -1.0f && s <= 1.0f);
+        for (float s : samples) {
+          ASSERT_TRUE(s >= -1.0f && s <= 1.0f);
+        }
       } catch (const Error& error) {
         EXPECT_TRUE(error.code() == ErrorCode::kAudioDecode ||
                     error.code() == ErrorCode::kInvalidArgument)
@@ -214,17 +221,23 @@ TEST(DecodeConcurrencyTest, ConcurrentDecodesGiveTheSequentialResults) {
   constexpr int kThreads = 8;
   std::vector<int> mismatches(kThreads, 0);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int round = 0; round < 5; ++round) {
         const std::size_t which = static_cast<std::size_t>(t + round) % inputs.size();
-        if (decode_audio(inputs[which]) != expected[which])
+        if (decode_audio(inputs[which]) != expected[which]) {
           ++mismatches[static_cast<std::size_t>(t)];
+        }
       }
     });
   }
-  for (auto& thread : threads) thread.join();
-  for (int count : mismatches) EXPECT_EQ(count, 0);
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  for (int count : mismatches) {
+    EXPECT_EQ(count, 0);
+  }
 }
 
 }  // namespace

@@ -58,7 +58,9 @@ TEST_P(DecodeFormatTest, DecodesToneFromMemoryAndFile) {
   EXPECT_NEAR(zero_crossing_rate_hz(body, kSampleRate), kToneHz, kToneHz * 0.01) << fixture.name;
   const double expected_rms = kToneAmplitude / std::numbers::sqrt2;
   EXPECT_NEAR(rms(body), expected_rms, expected_rms * fixture.rms_tolerance) << fixture.name;
-  for (float s : from_memory) ASSERT_TRUE(s >= -1.0f && s <= 1.0f) << s;
+  for (float s : from_memory) {
+    ASSERT_TRUE(s >= -1.0f && s <= 1.0f) << s;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, DecodeFormatTest, ::testing::ValuesIn(kFixtures),

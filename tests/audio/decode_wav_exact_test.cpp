@@ -26,7 +26,9 @@ TEST(DecodeWavExactTest, HandWrittenWavIsBitExactIncludingExtremes) {
   std::vector<std::int16_t> samples = {0, 1, -1, 32767, -32768, 12345, -12345};
   std::mt19937 random(7);
   std::uniform_int_distribution<int> any_s16(-32768, 32767);
-  for (int i = 0; i < 48000; ++i) samples.push_back(static_cast<std::int16_t>(any_s16(random)));
+  for (int i = 0; i < 48000; ++i) {
+    samples.push_back(static_cast<std::int16_t>(any_s16(random)));
+  }
   const auto wav = make_wav_s16(samples, 16000);
 
   const std::vector<float> decoded = decode_audio(wav);

@@ -39,7 +39,9 @@ TEST(DownmixTest, FullScaleStereoStaysInRange) {
   const auto loud = decode_generated({tone_expr(kToneHz, 1.0), tone_expr(kToneHz, 1.0)}, 16000,
                                      "full_scale_stereo.wav");
   float peak = 0;
-  for (float s : loud) peak = std::max(peak, std::abs(s));
+  for (float s : loud) {
+    peak = std::max(peak, std::abs(s));
+  }
   EXPECT_NEAR(peak, 1.0f, 1e-3f);
 }
 

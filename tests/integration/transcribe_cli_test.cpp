@@ -61,7 +61,9 @@ CliRun run_earshot(const std::vector<std::string>& args, const std::filesystem::
   std::vector<std::string> argv_strings = {program};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
-  for (auto& arg : argv_strings) argv.push_back(arg.data());
+  for (auto& arg : argv_strings) {
+    argv.push_back(arg.data());
+  }
   argv.push_back(nullptr);
 
   CliRun run;
