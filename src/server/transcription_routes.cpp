@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -296,10 +297,11 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r, con
     switch (e.code()) {
       case ErrorCode::kCancelled:
         if (timer->fired) {
+          char limit[32];
+          std::snprintf(limit, sizeof limit, "%g",
+                        std::chrono::duration<double>(svc.engine.request_timeout).count());
           fail(http::status::gateway_timeout,
-               "the transcription took longer than this server's limit of " +
-                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(svc.engine.request_timeout).count()) +
-                   " seconds",
+               std::string("the transcription took longer than this server's limit of ") + limit + " seconds",
                "timeout");
         } else if (svc.shutting_down != nullptr && svc.shutting_down->load()) {
           fail(http::status::service_unavailable, "the server is shutting down", "shutting_down");

@@ -1,0 +1,90 @@
+#include "testing/scripted_model.h"
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+
+#include "model_writer.h"
+
+namespace earshot::testing {
+
+ScriptedModel write_scripted_model(const std::filesystem::path& path) {
+  auto dims = *tools::preset_dims("micro");
+  tools::ModelSpec spec;
+  spec.dims = dims;
+  spec.seed = 11;
+  auto contents = tools::make_model(spec);
+
+  // Multilingual layout (n_vocab 51865), whisper-notes section 2.
+  constexpr int kEot = 50257;
+  constexpr int kTimestampBegin = 50364;
+  constexpr int kTextToken = 1000;
+  const int d = dims.n_text_state;
+
+  auto tensor = [&](const std::string& name) -> tools::TensorRecord& {
+    for (auto& t : contents.tensors) {
+      if (t.name == name) return t;
+    }
+    throw std::runtime_error("no tensor " + name);
+  };
+  auto& ln_w = tensor("decoder.ln.weight");
+  auto& ln_b = tensor("decoder.ln.bias");
+  std::fill(ln_w.values.begin(), ln_w.values.end(), 0.0f);
+  std::fill(ln_b.values.begin(), ln_b.values.end(), 0.0f);
+  ln_b.values[0] = 1.0f;
+
+  auto& emb = tensor("decoder.token_embedding.weight");
+  emb.type = tools::kTypeF32;
+  std::fill(emb.values.begin(), emb.values.end(), 0.0f);
+  auto logit = [&](int id, float v) { emb.values[static_cast<std::size_t>(id) * d] = v; };
+  // Step 1 (only <|0.00|>..<|1.00|> allowed): <|0.00|>.
+  logit(kTimestampBegin + 0, 25.0f);
+  // Step 2 (timestamps masked): the text token over eot.
+  logit(kTextToken, 20.0f);
+  logit(kEot, 19.9f);
+  // Step 3: the timestamps 1..139 together outweigh the text token, so a timestamp must come;
+  // the best is <|2.80|> (index 140).
+  const float rest = 19.8f + std::log(0.3435f / 139.0f);
+  for (int i = 1; i < 140; ++i) logit(kTimestampBegin + i, rest);
+  logit(kTimestampBegin + 140, 19.8f);
+  // Step 4 (only timestamps >= <|2.80|> or eot): eot.
+
+  tools::write_model_file(contents, path);
+  ScriptedModel m;
+  m.path = path;
+  m.text_token = kTextToken;
+  m.text = contents.vocab.at(kTextToken);
+  m.segment_end = 2.8;
+  return m;
+}
+
+std::string tone_wav(double seconds, double frequency) {
+  const auto n = static_cast<std::uint32_t>(seconds * 16000);
+  std::string out;
+  auto u32 = [&](std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  auto u16 = [&](std::uint16_t v) {
+    out += static_cast<char>(v & 0xff);
+    out += static_cast<char>(v >> 8);
+  };
+  out += "RIFF";
+  u32(36 + n * 2);
+  out += "WAVEfmt ";
+  u32(16);
+  u16(1);
+  u16(1);
+  u32(16000);
+  u32(32000);
+  u16(2);
+  u16(16);
+  out += "data";
+  u32(n * 2);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const double s = 0.3 * std::sin(2 * M_PI * frequency * i / 16000.0);
+    u16(static_cast<std::uint16_t>(static_cast<std::int16_t>(s * 32767)));
+  }
+  return out;
+}
+
+}  // namespace earshot::testing
