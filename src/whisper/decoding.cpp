@@ -18,9 +18,13 @@ constexpr float kMasked = -std::numeric_limits<float>::infinity();
 
 // log(sum(exp(x))) over `logits`, with the maximum factored out; -inf when all are masked.
 double log_sum_exp(std::span<const float> logits, float max) {
-  if (max == kMasked) return -std::numeric_limits<double>::infinity();
+  if (max == kMasked) {
+    return -std::numeric_limits<double>::infinity();
+  }
   double sum = 0.0;
-  for (const float x : logits) sum += std::exp(static_cast<double>(x) - max);
+  for (const float x : logits) {
+    sum += std::exp(static_cast<double>(x) - max);
+  }
   return max + std::log(sum);
 }
 
@@ -76,7 +80,9 @@ TemperatureSampler::TemperatureSampler(float temperature, std::uint64_t seed)
 
 int TemperatureSampler::choose(std::span<const float> filtered_logits) {
   const float max = max_of(filtered_logits);
-  if (max == kMasked) return 0;  // every token masked: nothing to draw from
+  if (max == kMasked) {
+    return 0;  // every token masked: nothing to draw from
+  }
   weights_.resize(filtered_logits.size());
   double total = 0.0;
   for (std::size_t i = 0; i < filtered_logits.size(); ++i) {
@@ -85,12 +91,16 @@ int TemperatureSampler::choose(std::span<const float> filtered_logits) {
   }
   double u = std::uniform_real_distribution<double>(0.0, total)(rng_);
   for (std::size_t i = 0; i < weights_.size(); ++i) {
-    if (u < weights_[i]) return static_cast<int>(i);
+    if (u < weights_[i]) {
+      return static_cast<int>(i);
+    }
     u -= weights_[i];
   }
   // Rounding left u at the very end: take the last token with any weight.
   for (std::size_t i = weights_.size(); i-- > 0;) {
-    if (weights_[i] > 0.0) return static_cast<int>(i);
+    if (weights_[i] > 0.0) {
+      return static_cast<int>(i);
+    }
   }
   return 0;
 }
@@ -100,7 +110,9 @@ double compression_ratio(std::string_view text) {
   std::vector<Bytef> out(size);
   const int rc = compress2(out.data(), &size, reinterpret_cast<const Bytef*>(text.data()),
                            static_cast<uLong>(text.size()), Z_DEFAULT_COMPRESSION);
-  if (rc != Z_OK) throw Error(ErrorCode::kInternal, "zlib compression failed");
+  if (rc != Z_OK) {
+    throw Error(ErrorCode::kInternal, "zlib compression failed");
+  }
   return static_cast<double>(text.size()) / static_cast<double>(size);
 }
 
@@ -131,7 +143,9 @@ DecodingTask::DecodingTask(const Tokenizer& tokenizer, int n_text_ctx, DecodingO
   if (!options_.prompt.empty()) {
     std::span<const int> prompt = options_.prompt;
     const auto max_prompt = static_cast<std::size_t>(n_text_ctx_ / 2 - 1);
-    if (prompt.size() > max_prompt) prompt = prompt.last(max_prompt);
+    if (prompt.size() > max_prompt) {
+      prompt = prompt.last(max_prompt);
+    }
     std::vector<int> with_prompt{sp.start_of_prev};
     with_prompt.insert(with_prompt.end(), prompt.begin(), prompt.end());
     with_prompt.insert(with_prompt.end(), initial_tokens_.begin(), initial_tokens_.end());
@@ -170,7 +184,9 @@ DecodingTask::DecodingTask(const Tokenizer& tokenizer, int n_text_ctx, DecodingO
 }
 
 std::unique_ptr<DecodingStrategy> DecodingTask::make_strategy() const {
-  if (options_.temperature == 0.0f) return std::make_unique<GreedyDecoder>();
+  if (options_.temperature == 0.0f) {
+    return std::make_unique<GreedyDecoder>();
+  }
   return std::make_unique<TemperatureSampler>(options_.temperature, options_.seed);
 }
 
@@ -195,7 +211,9 @@ DecodingResult DecodingTask::run(LogitsSource& source) const {
     result.no_speech_prob = static_cast<float>(
         std::exp(static_cast<double>(logits[static_cast<std::size_t>(sp.no_speech)]) - lse));
   }
-  if (sot_end < tokens.size()) logits = source.feed(std::span<const int>(tokens).subspan(sot_end));
+  if (sot_end < tokens.size()) {
+    logits = source.feed(std::span<const int>(tokens).subspan(sot_end));
+  }
 
   std::vector<float> filtered;
   float sum_logprobs = 0.0f;  // float32 accumulation, as the reference's torch tensor
@@ -205,7 +223,9 @@ DecodingResult DecodingTask::run(LogitsSource& source) const {
       logits = source.feed(std::span<const int>(tokens).last(1));
     }
     filtered.assign(logits.begin(), logits.end());
-    for (const auto& filter : filters_) filter->apply(filtered, tokens);
+    for (const auto& filter : filters_) {
+      filter->apply(filtered, tokens);
+    }
     const int chosen = strategy->choose(filtered);
     const float logprob = log_softmax_at(filtered, chosen);
     if (options_.record_steps) {
@@ -221,7 +241,9 @@ DecodingResult DecodingTask::run(LogitsSource& source) const {
       break;
     }
     // The reference stops once the sequence outgrows the text context.
-    if (static_cast<int>(tokens.size()) > n_text_ctx_) break;
+    if (static_cast<int>(tokens.size()) > n_text_ctx_) {
+      break;
+    }
   }
 
   result.tokens.assign(tokens.begin() + sample_begin_,

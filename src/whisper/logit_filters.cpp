@@ -20,8 +20,9 @@ void mask_range(std::span<float> logits, int begin, int end) {
 }
 
 void mask_id(std::span<float> logits, int id) {
-  if (id >= 0 && static_cast<std::size_t>(id) < logits.size())
+  if (id >= 0 && static_cast<std::size_t>(id) < logits.size()) {
     logits[static_cast<std::size_t>(id)] = kMasked;
+  }
 }
 
 }  // namespace
@@ -32,14 +33,20 @@ SuppressBlank::SuppressBlank(const Tokenizer& tokenizer, int sample_begin)
 }
 
 void SuppressBlank::apply(std::span<float> logits, std::span<const int> tokens) const {
-  if (static_cast<int>(tokens.size()) != sample_begin_) return;
-  for (const int id : blank_) mask_id(logits, id);
+  if (static_cast<int>(tokens.size()) != sample_begin_) {
+    return;
+  }
+  for (const int id : blank_) {
+    mask_id(logits, id);
+  }
 }
 
 SuppressTokens::SuppressTokens(std::vector<int> ids) : ids_(std::move(ids)) {}
 
 void SuppressTokens::apply(std::span<float> logits, std::span<const int> /*tokens*/) const {
-  for (const int id : ids_) mask_id(logits, id);
+  for (const int id : ids_) {
+    mask_id(logits, id);
+  }
 }
 
 std::vector<int> expand_suppress_tokens(std::span<const int> requested,
@@ -112,18 +119,24 @@ void TimestampRules::apply(std::span<float> logits, std::span<const int> tokens)
   // timestamp. log_softmax's normaliser cancels on both sides of the comparison, so the raw
   // logits are compared (as the reference does, in its float32 log-probabilities).
   float max_other = kMasked;
-  for (int i = 0; i < ts_begin && i < n_vocab; ++i)
+  for (int i = 0; i < ts_begin && i < n_vocab; ++i) {
     max_other = std::max(max_other, logits[static_cast<std::size_t>(i)]);
+  }
   float max_ts = kMasked;
-  for (int i = ts_begin; i < n_vocab; ++i)
+  for (int i = ts_begin; i < n_vocab; ++i) {
     max_ts = std::max(max_ts, logits[static_cast<std::size_t>(i)]);
-  if (max_ts == kMasked) return;  // every timestamp masked: logsumexp is -inf, never greater
+  }
+  if (max_ts == kMasked) {
+    return;  // every timestamp masked: logsumexp is -inf, never greater
+  }
   double sum = 0.0;
   for (int i = ts_begin; i < n_vocab; ++i) {
     sum += std::exp(static_cast<double>(logits[static_cast<std::size_t>(i)]) - max_ts);
   }
   const double timestamp_logsumexp = max_ts + std::log(sum);
-  if (timestamp_logsumexp > static_cast<double>(max_other)) mask_range(logits, 0, ts_begin);
+  if (timestamp_logsumexp > static_cast<double>(max_other)) {
+    mask_range(logits, 0, ts_begin);
+  }
 }
 
 }  // namespace earshot::whisper

@@ -27,7 +27,9 @@ Transcription run_long_form(WindowLogitsSource& source, const Tokenizer& tokeniz
     throw Error(ErrorCode::kInvalidArgument, "at least one temperature is needed");
   }
   for (const float t : options.temperatures) {
-    if (!(t >= 0.0f)) throw Error(ErrorCode::kInvalidArgument, "temperatures must be >= 0");
+    if (!(t >= 0.0f)) {
+      throw Error(ErrorCode::kInvalidArgument, "temperatures must be >= 0");
+    }
   }
   Transcription out;
   out.language = language;
@@ -86,10 +88,14 @@ Transcription run_long_form(WindowLogitsSource& source, const Tokenizer& tokeniz
       result = DecodingTask(tokenizer, n_text_ctx, decoding).run(source);
       out.timings.tokens_decoded +=
           static_cast<int>(result.tokens.size()) + (result.ended_with_eot ? 1 : 0);
-      if (!needs_fallback(result, options)) break;
+      if (!needs_fallback(result, options)) {
+        break;
+      }
     }
     out.timings.decode_ms += ms_since(t0);
-    if (hooks.on_window) hooks.on_window(seek, result);
+    if (hooks.on_window) {
+      hooks.on_window(seek, result);
+    }
 
     if (is_silent_window(result, options)) {
       seek += segment_size;
@@ -102,7 +108,9 @@ Transcription run_long_form(WindowLogitsSource& source, const Tokenizer& tokeniz
       s.id = static_cast<int>(out.segments.size());
       all_tokens.insert(all_tokens.end(), s.tokens.begin(), s.tokens.end());
       out.segments.push_back(std::move(s));
-      if (options.on_segment) options.on_segment(out.segments.back());
+      if (options.on_segment) {
+        options.on_segment(out.segments.back());
+      }
     }
     // A prompt from text sampled at a high temperature would steer the next window wrong.
     if (!options.condition_on_previous_text || result.temperature > 0.5f) {

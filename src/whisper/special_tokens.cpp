@@ -82,13 +82,17 @@ std::span<const Language> SpecialTokens::languages() const {
 std::optional<int> SpecialTokens::language_token(std::string_view code) const {
   const auto langs = languages();
   for (std::size_t i = 0; i < langs.size(); ++i) {
-    if (langs[i].code == code) return first_language + static_cast<int>(i);
+    if (langs[i].code == code) {
+      return first_language + static_cast<int>(i);
+    }
   }
   return std::nullopt;
 }
 
 std::optional<std::string_view> SpecialTokens::language_code(int id) const {
-  if (!is_language(id)) return std::nullopt;
+  if (!is_language(id)) {
+    return std::nullopt;
+  }
   return whisper_languages()[static_cast<std::size_t>(id - first_language)].code;
 }
 
@@ -99,15 +103,33 @@ std::string SpecialTokens::text(int id) const {
     std::snprintf(buf, sizeof buf, "<|%.2f|>", (id - timestamp_begin) * kTimePrecision);
     return buf;
   }
-  if (auto code = language_code(id)) return "<|" + std::string(*code) + "|>";
-  if (id == eot) return "<|endoftext|>";
-  if (id == sot) return "<|startoftranscript|>";
-  if (id == translate) return "<|translate|>";
-  if (id == transcribe) return "<|transcribe|>";
-  if (id == start_of_lm) return "<|startoflm|>";
-  if (id == start_of_prev) return "<|startofprev|>";
-  if (id == no_speech) return "<|nospeech|>";
-  if (id == no_timestamps) return "<|notimestamps|>";
+  if (auto code = language_code(id)) {
+    return "<|" + std::string(*code) + "|>";
+  }
+  if (id == eot) {
+    return "<|endoftext|>";
+  }
+  if (id == sot) {
+    return "<|startoftranscript|>";
+  }
+  if (id == translate) {
+    return "<|translate|>";
+  }
+  if (id == transcribe) {
+    return "<|transcribe|>";
+  }
+  if (id == start_of_lm) {
+    return "<|startoflm|>";
+  }
+  if (id == start_of_prev) {
+    return "<|startofprev|>";
+  }
+  if (id == no_speech) {
+    return "<|nospeech|>";
+  }
+  if (id == no_timestamps) {
+    return "<|notimestamps|>";
+  }
   throw Error(ErrorCode::kInternal, "token " + std::to_string(id) + " is not a special token");
 }
 
@@ -123,7 +145,9 @@ std::vector<int> SpecialTokens::start_sequence(std::string_view language, Task t
     seq.push_back(*lang);
     seq.push_back(task == Task::kTranslate ? translate : transcribe);
   }
-  if (!timestamps) seq.push_back(no_timestamps);
+  if (!timestamps) {
+    seq.push_back(no_timestamps);
+  }
   return seq;
 }
 

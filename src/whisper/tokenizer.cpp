@@ -24,7 +24,7 @@ constexpr std::string_view kPretokenizerPattern =
 
 struct Tokenizer::Splitter {
   struct CodeDeleter {
-    void operator()(pcre2_code* code) const { pcre2_code_free(code); }
+    void operator()(pcre2_code* compiled) const { pcre2_code_free(compiled); }
   };
   struct MatchDataDeleter {
     void operator()(pcre2_match_data* data) const { pcre2_match_data_free(data); }
@@ -52,7 +52,9 @@ struct Tokenizer::Splitter {
   void split(std::string_view text, F&& piece) const {
     std::unique_ptr<pcre2_match_data, MatchDataDeleter> match(
         pcre2_match_data_create_from_pattern(code.get(), nullptr));
-    if (!match) throw Error(ErrorCode::kInternal, "out of memory in the tokenizer");
+    if (!match) {
+      throw Error(ErrorCode::kInternal, "out of memory in the tokenizer");
+    }
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     PCRE2_SIZE start = 0;
     // The text was validated once; skip PCRE2's check on every call.
@@ -62,10 +64,16 @@ struct Tokenizer::Splitter {
           jit ? pcre2_jit_match(code.get(), subject, text.size(), start, options, match.get(),
                                 nullptr)
               : pcre2_match(code.get(), subject, text.size(), start, options, match.get(), nullptr);
-      if (rc == PCRE2_ERROR_NOMATCH) break;
-      if (rc < 0) throw Error(ErrorCode::kInternal, "pre-tokenizer match failed");
+      if (rc == PCRE2_ERROR_NOMATCH) {
+        break;
+      }
+      if (rc < 0) {
+        throw Error(ErrorCode::kInternal, "pre-tokenizer match failed");
+      }
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match.get());
-      if (ov[1] <= ov[0]) break;  // the pattern cannot match empty; guard against looping
+      if (ov[1] <= ov[0]) {
+        break;  // the pattern cannot match empty; guard against looping
+      }
       piece(text.substr(ov[0], ov[1] - ov[0]));
       start = ov[1];
       options = PCRE2_NO_UTF_CHECK;
@@ -124,20 +132,29 @@ void Tokenizer::append_piece_tokens(std::string_view piece, std::vector<int>& ou
   };
   // bounds[k] is where part k starts; the last entry is piece.size().
   std::vector<std::size_t> bounds(piece.size() + 1);
-  for (std::size_t i = 0; i <= piece.size(); ++i) bounds[i] = i;
+  for (std::size_t i = 0; i <= piece.size(); ++i) {
+    bounds[i] = i;
+  }
   // pair_rank[k]: rank of parts k and k+1 merged.
   std::vector<int> pair_rank(piece.size() > 1 ? piece.size() - 1 : 0);
-  for (std::size_t k = 0; k < pair_rank.size(); ++k)
+  for (std::size_t k = 0; k < pair_rank.size(); ++k) {
     pair_rank[k] = rank_of(bounds[k], bounds[k + 2]);
+  }
 
   while (!pair_rank.empty()) {
     const auto best = std::min_element(pair_rank.begin(), pair_rank.end());
-    if (*best == kNoRank) break;
+    if (*best == kNoRank) {
+      break;
+    }
     const auto k = static_cast<std::size_t>(best - pair_rank.begin());
     bounds.erase(bounds.begin() + static_cast<std::ptrdiff_t>(k) + 1);
     pair_rank.erase(pair_rank.begin() + static_cast<std::ptrdiff_t>(k));
-    if (k < pair_rank.size()) pair_rank[k] = rank_of(bounds[k], bounds[k + 2]);
-    if (k > 0) pair_rank[k - 1] = rank_of(bounds[k - 1], bounds[k + 1]);
+    if (k < pair_rank.size()) {
+      pair_rank[k] = rank_of(bounds[k], bounds[k + 2]);
+    }
+    if (k > 0) {
+      pair_rank[k - 1] = rank_of(bounds[k - 1], bounds[k + 1]);
+    }
   }
   for (std::size_t k = 0; k + 1 < bounds.size(); ++k) {
     const int rank = rank_of(bounds[k], bounds[k + 1]);
@@ -153,16 +170,22 @@ std::string Tokenizer::token_bytes(int id) const {
   if (id < 0 || id >= special_.n_vocab) {
     throw Error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) + " out of range");
   }
-  if (id >= special_.eot) return special_.text(id);
+  if (id >= special_.eot) {
+    return special_.text(id);
+  }
   // Ids below eot that the file did not store (test vocabularies may be short) have no bytes.
-  if (static_cast<std::size_t>(id) >= vocab_.size()) return {};
+  if (static_cast<std::size_t>(id) >= vocab_.size()) {
+    return {};
+  }
   return vocab_[static_cast<std::size_t>(id)];
 }
 
 std::string Tokenizer::decode_bytes(std::span<const int> ids, bool with_timestamps) const {
   std::string bytes;
   for (const int id : ids) {
-    if (!with_timestamps && id >= special_.timestamp_begin && id < special_.n_vocab) continue;
+    if (!with_timestamps && id >= special_.timestamp_begin && id < special_.n_vocab) {
+      continue;
+    }
     bytes += token_bytes(id);
   }
   return replace_invalid_utf8(bytes);
@@ -179,8 +202,12 @@ std::string Tokenizer::decode_with_timestamps(std::span<const int> ids) const {
 std::vector<int> Tokenizer::non_speech_tokens() const {
   // The symbol lists of OpenAI's tokenizer.py.
   std::vector<std::string> symbols;
-  for (const char c : std::string_view("\"#()*+/:;<=>@[\\]^_`{|}~")) symbols.emplace_back(1, c);
-  for (const char* s : {"「", "」", "『", "』"}) symbols.emplace_back(s);
+  for (const char c : std::string_view("\"#()*+/:;<=>@[\\]^_`{|}~")) {
+    symbols.emplace_back(1, c);
+  }
+  for (const char* s : {"「", "」", "『", "』"}) {
+    symbols.emplace_back(s);
+  }
   for (const char* s : {"<<", ">>", "<<<", ">>>", "--", "---", "-(", "-[", "('", "(\"",
                         "((", "))", "(((", ")))", "[[", "]]",  "{{", "}}", "♪♪", "♪♪♪"}) {
     symbols.emplace_back(s);
@@ -196,11 +223,17 @@ std::vector<int> Tokenizer::non_speech_tokens() const {
   const auto add = [&](const std::string& symbol, bool first_always) {
     for (const auto& text : {symbol, " " + symbol}) {
       const std::vector<int> tokens = encode(text);
-      if (tokens.size() == 1 || (first_always && !tokens.empty())) result.insert(tokens.front());
+      if (tokens.size() == 1 || (first_always && !tokens.empty())) {
+        result.insert(tokens.front());
+      }
     }
   };
-  for (const auto& s : symbols) add(s, false);
-  for (const auto& s : miscellaneous) add(s, true);
+  for (const auto& s : symbols) {
+    add(s, false);
+  }
+  for (const auto& s : miscellaneous) {
+    add(s, true);
+  }
   return {result.begin(), result.end()};
 }
 

@@ -21,7 +21,9 @@ namespace {
 constexpr double kSampleRate = 16000.0;
 
 int resolve_threads(int threads) {
-  if (threads > 0) return threads;
+  if (threads > 0) {
+    return threads;
+  }
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
@@ -90,7 +92,9 @@ Transcription transcribe_samples(const Model& model, std::span<const float> samp
   out.timings.mel_ms = mel_ms;
   out.timings.encode_ms += detect_encode_ms;
   out.timings.decode_ms += detect_decode_ms;
-  if (options.on_progress && content_frames <= 0) options.on_progress(1.0);
+  if (options.on_progress && content_frames <= 0) {
+    options.on_progress(1.0);
+  }
   return out;
 }
 

@@ -18,7 +18,9 @@ struct SequenceScan {
 SequenceScan scan_sequence(std::string_view s, std::size_t i) {
   const auto byte = [&](std::size_t k) { return static_cast<std::uint8_t>(s[k]); };
   const std::uint8_t lead = byte(i);
-  if (lead < 0x80) return {1, true};
+  if (lead < 0x80) {
+    return {1, true};
+  }
   std::size_t need = 0;
   std::uint8_t lo = 0x80;  // allowed range of the second byte
   std::uint8_t hi = 0xBF;
@@ -41,10 +43,14 @@ SequenceScan scan_sequence(std::string_view s, std::size_t i) {
   }
   std::size_t len = 1;
   for (std::size_t k = 0; k < need; ++k) {
-    if (i + len >= s.size()) return {len, false};
+    if (i + len >= s.size()) {
+      return {len, false};
+    }
     const std::uint8_t b = byte(i + len);
     const bool ok = k == 0 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
-    if (!ok) return {len, false};
+    if (!ok) {
+      return {len, false};
+    }
     ++len;
   }
   return {len, true};
@@ -55,9 +61,13 @@ char32_t code_point(std::string_view s, std::size_t i, std::size_t len) {
   const auto byte = [&](std::size_t k) {
     return static_cast<char32_t>(static_cast<std::uint8_t>(s[k]));
   };
-  if (len == 1) return byte(i);
+  if (len == 1) {
+    return byte(i);
+  }
   char32_t cp = byte(i) & (0x7F >> len);
-  for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (byte(i + k) & 0x3F);
+  for (std::size_t k = 1; k < len; ++k) {
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
   return cp;
 }
 
@@ -90,7 +100,9 @@ bool is_valid_utf8(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
     const SequenceScan scan = scan_sequence(text, i);
-    if (!scan.complete) return false;
+    if (!scan.complete) {
+      return false;
+    }
     i += scan.length;
   }
   return true;
@@ -100,14 +112,18 @@ std::string_view strip_whitespace(std::string_view text) {
   std::size_t begin = 0;
   while (begin < text.size()) {
     const SequenceScan scan = scan_sequence(text, begin);
-    if (!scan.complete || !is_python_space(code_point(text, begin, scan.length))) break;
+    if (!scan.complete || !is_python_space(code_point(text, begin, scan.length))) {
+      break;
+    }
     begin += scan.length;
   }
   std::size_t end = text.size();
   while (end > begin) {
     // Step back to the start of the last character.
     std::size_t start = end - 1;
-    while (start > begin && (static_cast<std::uint8_t>(text[start]) & 0xC0) == 0x80) --start;
+    while (start > begin && (static_cast<std::uint8_t>(text[start]) & 0xC0) == 0x80) {
+      --start;
+    }
     const SequenceScan scan = scan_sequence(text, start);
     if (!scan.complete || start + scan.length != end ||
         !is_python_space(code_point(text, start, scan.length))) {

@@ -48,7 +48,9 @@ WindowSegments segment_window(const DecodingResult& result, const Tokenizer& tok
     s.end = end;
     std::vector<int> text_tokens;
     for (const int t : seg_tokens) {
-      if (t < sp.eot) text_tokens.push_back(t);
+      if (t < sp.eot) {
+        text_tokens.push_back(t);
+      }
     }
     s.text = tokenizer.decode(text_tokens);
     s.tokens.assign(seg_tokens.begin(), seg_tokens.end());
@@ -67,11 +69,15 @@ WindowSegments segment_window(const DecodingResult& result, const Tokenizer& tok
   const bool single_timestamp_ending = n >= 2 && !is_ts(n - 2) && is_ts(n - 1);
   std::vector<std::size_t> slices;  // ends of segments: after each pair's first timestamp
   for (std::size_t i = 0; i + 1 < n; ++i) {
-    if (is_ts(i) && is_ts(i + 1)) slices.push_back(i + 1);
+    if (is_ts(i) && is_ts(i + 1)) {
+      slices.push_back(i + 1);
+    }
   }
 
   if (!slices.empty()) {
-    if (single_timestamp_ending) slices.push_back(n);
+    if (single_timestamp_ending) {
+      slices.push_back(n);
+    }
     std::size_t last_slice = 0;
     for (const std::size_t current : slices) {
       const std::span<const int> piece =
@@ -107,7 +113,9 @@ bool needs_fallback(const DecodingResult& result, const TranscribeOptions& optio
       result.compression_ratio > as_decimal(options.compression_ratio_threshold)) {
     retry = true;  // too repetitive
   }
-  if (result.avg_logprob < logprob_threshold) retry = true;  // too improbable
+  if (result.avg_logprob < logprob_threshold) {
+    retry = true;  // too improbable
+  }
   // Silence: keep the result; the caller skips the window.
   if (result.no_speech_prob > as_decimal(options.no_speech_threshold) &&
       result.avg_logprob < logprob_threshold) {

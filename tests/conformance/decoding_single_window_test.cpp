@@ -75,7 +75,9 @@ TEST_P(SingleWindowDecode, MatchesTheReference) {
                                                              : "MISMATCH: " + agreement.detail)
             << "; smallest reference margin " << min_margin(ref["steps"]) << "\n";
   ASSERT_NE(agreement.agreement, Agreement::kMismatch) << agreement.detail;
-  if (agreement.agreement == Agreement::kNearTie) return;  // the rest cannot be compared
+  if (agreement.agreement == Agreement::kNearTie) {
+    return;  // the rest cannot be compared
+  }
 
   // Filtered-logit margins and chosen log-probs of every decision.
   double worst_logprob = 0;
@@ -85,8 +87,12 @@ TEST_P(SingleWindowDecode, MatchesTheReference) {
     worst_logprob = std::max(
         worst_logprob, std::abs(r.steps[i].chosen_logprob - s["chosen_logprob"].get<double>()));
     for (std::size_t k = 0; k < 5; ++k) {
-      if (!s["top_logits"][k].is_number()) continue;
-      if (r.steps[i].top_ids[k] != s["top_ids"][k].get<int>()) continue;  // reordered near-tie
+      if (!s["top_logits"][k].is_number()) {
+        continue;
+      }
+      if (r.steps[i].top_ids[k] != s["top_ids"][k].get<int>()) {
+        continue;  // reordered near-tie
+      }
       worst_top = std::max(worst_top,
                            std::abs(r.steps[i].top_logits[k] - s["top_logits"][k].get<double>()));
     }

@@ -62,7 +62,9 @@ void expect_same_transcription(const std::string& what, const std::vector<Window
                                                        : "MISMATCH: " + a.detail)
               << "\n";
     ASSERT_NE(a.agreement, Agreement::kMismatch) << what << " window " << w << ": " << a.detail;
-    if (a.agreement == Agreement::kNearTie) return;  // later windows follow another path
+    if (a.agreement == Agreement::kNearTie) {
+      return;  // later windows follow another path
+    }
     ++identical;
     const json& rw = ref_windows[w];
     EXPECT_NEAR(windows[w].result.avg_logprob, rw["avg_logprob"].get<double>(), 1e-4);

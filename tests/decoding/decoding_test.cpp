@@ -7,6 +7,7 @@
 #include <numeric>
 #include <set>
 
+#include "decoding/byte_tokenizer.h"
 #include "decoding/replay_logits_source.h"
 #include "earshot/error.h"
 
@@ -15,17 +16,11 @@ namespace {
 
 using earshot::testing::ScriptedLogitsSource;
 
-Tokenizer byte_tokenizer(int n_vocab = 51865) {
-  std::vector<std::string> vocab;
-  for (int b = 0; b < 256; ++b) vocab.emplace_back(1, static_cast<char>(b));
-  return Tokenizer(std::move(vocab), n_vocab);
-}
-
 constexpr int kTextCtx = 448;
 
 class DecodingTaskTest : public ::testing::Test {
  protected:
-  const Tokenizer tokenizer = byte_tokenizer();
+  const Tokenizer tokenizer = earshot::testing::byte_tokenizer();
   const SpecialTokens& sp = tokenizer.special();
 
   std::vector<float> flat(float v = 0.0f) const {
@@ -61,7 +56,9 @@ TEST_F(DecodingTaskTest, GreedyStopsAtEotAndAveragesOverTokensPlusOne) {
   // Each step's log-prob is over the filtered logits: suppress_tokens masked 88-ish ids and
   // suppress blank masked " " and eot at the first step only.
   double sum = 0;
-  for (const auto& step : r.steps) sum += step.chosen_logprob;
+  for (const auto& step : r.steps) {
+    sum += step.chosen_logprob;
+  }
   EXPECT_NEAR(r.avg_logprob, sum / 3.0, 1e-6);
   EXPECT_EQ(r.steps[0].pos, 4);
   EXPECT_EQ(r.steps[2].chosen, sp.eot);
@@ -93,7 +90,9 @@ TEST_F(DecodingTaskTest, SampleLenCapsWithoutAnEotTerm) {
   EXPECT_EQ(r.tokens, std::vector<int>(7, 'a'));
   EXPECT_FALSE(r.ended_with_eot);
   double sum = 0;
-  for (const auto& step : r.steps) sum += step.chosen_logprob;
+  for (const auto& step : r.steps) {
+    sum += step.chosen_logprob;
+  }
   EXPECT_NEAR(r.avg_logprob, sum / 8.0, 1e-6) << "denominator len(tokens) + 1 even without eot";
 }
 
@@ -138,7 +137,9 @@ TEST_F(DecodingTaskTest, NoSpeechProbIsReadAtSotAfterThePrompt) {  // B8
   ScriptedLogitsSource source([&](const std::vector<int>& seq) {
     auto l = flat(0.0f);
     // Only the output at the sot position has a strong <|nospeech|>.
-    if (seq.back() == sp.sot) l[static_cast<std::size_t>(sp.no_speech)] = 20.0f;
+    if (seq.back() == sp.sot) {
+      l[static_cast<std::size_t>(sp.no_speech)] = 20.0f;
+    }
     l[static_cast<std::size_t>(sp.eot)] = 10.0f;
     l['a'] = 9.0f;
     return l;
@@ -185,7 +186,8 @@ TEST_F(DecodingTaskTest, FiltersRunInReferenceOrder) {
 TEST_F(DecodingTaskTest, TimestampsOffLeavesTimestampTokensAllowed) {  // B5
   ScriptedLogitsSource source([&](const std::vector<int>&) {
     auto l = flat(0.0f);
-    l[static_cast<std::size_t>(sp.timestamp_begin + 7)] = 5.0f;
+    const int late_timestamp = sp.timestamp_begin + 7;
+    l[static_cast<std::size_t>(late_timestamp)] = 5.0f;
     return l;
   });
   auto options = no_timestamps();
@@ -198,7 +200,9 @@ TEST_F(DecodingTaskTest, CancellationIsCheckedBetweenSteps) {
   std::atomic<bool> cancel{false};
   int calls = 0;
   ScriptedLogitsSource source([&](const std::vector<int>&) {
-    if (++calls == 5) cancel = true;
+    if (++calls == 5) {
+      cancel = true;
+    }
     auto l = flat(0.0f);
     l['a'] = 3.0f;
     return l;
@@ -268,7 +272,8 @@ TEST(LanguageProbabilities, SoftmaxOverLanguageTokensOnly) {
   const auto sp = SpecialTokens::for_vocab_size(51865);
   std::vector<float> logits(51865, 0.0f);
   logits[static_cast<std::size_t>(sp.eot)] = 100.0f;  // ignored: not a language
-  logits[static_cast<std::size_t>(sp.first_language + 14)] = std::log(2.0f);  // sv
+  const int sv = sp.first_language + 14;
+  logits[static_cast<std::size_t>(sv)] = std::log(2.0f);
   const auto probs = language_probabilities(logits, sp);
   ASSERT_EQ(probs.size(), 99u);
   EXPECT_EQ(probs[0].code, "sv");
@@ -276,7 +281,9 @@ TEST(LanguageProbabilities, SoftmaxOverLanguageTokensOnly) {
   EXPECT_EQ(probs[1].code, "en") << "ties keep token order";
   EXPECT_NEAR(probs[1].probability, 1.0 / 100.0, 1e-7);
   double total = 0;
-  for (const auto& p : probs) total += p.probability;
+  for (const auto& p : probs) {
+    total += p.probability;
+  }
   EXPECT_NEAR(total, 1.0, 1e-6);
 }
 

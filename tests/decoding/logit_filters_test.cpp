@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "decoding/byte_tokenizer.h"
 #include "earshot/error.h"
 #include "whisper/tokenizer.h"
 
@@ -13,16 +14,9 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// Byte-level vocabulary: id = byte, so " " is token 32.
-Tokenizer byte_tokenizer() {
-  std::vector<std::string> vocab;
-  for (int b = 0; b < 256; ++b) vocab.emplace_back(1, static_cast<char>(b));
-  return Tokenizer(std::move(vocab), 51865);
-}
-
 class LogitFilterTest : public ::testing::Test {
  protected:
-  const Tokenizer tokenizer = byte_tokenizer();
+  const Tokenizer tokenizer = earshot::testing::byte_tokenizer();
   const SpecialTokens& sp = tokenizer.special();
   const std::vector<int> start{sp.sot, sp.first_language, sp.transcribe};
   const int sample_begin = static_cast<int>(start.size());
@@ -42,7 +36,9 @@ class LogitFilterTest : public ::testing::Test {
   // Ids in [begin, end) that are not masked.
   static int allowed_in(const std::vector<float>& l, int begin, int end) {
     int n = 0;
-    for (int i = begin; i < end; ++i) n += masked(l, i) ? 0 : 1;
+    for (int i = begin; i < end; ++i) {
+      n += masked(l, i) ? 0 : 1;
+    }
     return n;
   }
 };

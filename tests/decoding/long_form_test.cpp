@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "decoding/byte_tokenizer.h"
 #include "decoding/replay_logits_source.h"
 #include "earshot/error.h"
 
@@ -17,15 +18,9 @@ using earshot::testing::ScriptedWindowSource;
 
 constexpr int kTextCtx = 448;
 
-Tokenizer byte_tokenizer() {
-  std::vector<std::string> vocab;
-  for (int b = 0; b < 256; ++b) vocab.emplace_back(1, static_cast<char>(b));
-  return Tokenizer(std::move(vocab), 51865);
-}
-
 class LongFormTest : public ::testing::Test {
  protected:
-  const Tokenizer tokenizer = byte_tokenizer();
+  const Tokenizer tokenizer = earshot::testing::byte_tokenizer();
   const SpecialTokens& sp = tokenizer.special();
 
   int ts(int i) const { return sp.timestamp_begin + i; }
@@ -33,7 +28,9 @@ class LongFormTest : public ::testing::Test {
   // Tokens sampled so far in `seq` (after the start sequence that follows sot).
   std::size_t sampled(const std::vector<int>& seq, std::size_t start_len) const {
     const auto sot = std::find(seq.begin(), seq.end(), sp.sot);
-    if (sot == seq.end()) return 0;
+    if (sot == seq.end()) {
+      return 0;
+    }
     const auto begin = static_cast<std::size_t>(sot - seq.begin()) + start_len;
     return seq.size() > begin ? seq.size() - begin : 0;
   }
@@ -41,7 +38,9 @@ class LongFormTest : public ::testing::Test {
   ScriptedWindowSource::Script one_segment_per_window() const {
     return [this](int, const std::vector<int>& seq) {
       auto l = flat(-10.0f);
-      if (seq.back() == sp.sot) return l;  // no_speech_prob read here: low
+      if (seq.back() == sp.sot) {
+        return l;  // no_speech_prob read here: low
+      }
       const std::size_t n = sampled(seq, 3);
       const int next = n == 0 ? ts(0) : n == 1 ? 'x' : n == 2 ? ts(100) : sp.eot;
       l[static_cast<std::size_t>(next)] = 10.0f;
@@ -131,7 +130,9 @@ TEST_F(LongFormTest, RepetitiveTextClimbsTheTemperatureLadderThenDropsThePrompt)
 TEST_F(LongFormTest, SilentWindowsAreSkippedWithoutSegments) {
   ScriptedWindowSource source([this](int, const std::vector<int>& seq) {
     auto l = flat(0.0f);
-    if (seq.back() == sp.sot) l[static_cast<std::size_t>(sp.no_speech)] = 30.0f;
+    if (seq.back() == sp.sot) {
+      l[static_cast<std::size_t>(sp.no_speech)] = 30.0f;
+    }
     l['a'] = 1.0f;  // improbable text: avg_logprob far below -1
     return l;
   });

@@ -67,7 +67,9 @@ TEST(SpecialTokens, LanguageTableIsWhispersOrder) {
   EXPECT_EQ(langs[98].code, "su");
   EXPECT_EQ(langs[99].code, "yue");
   std::set<std::string_view> codes;
-  for (const auto& l : langs) codes.insert(l.code);
+  for (const auto& l : langs) {
+    codes.insert(l.code);
+  }
   EXPECT_EQ(codes.size(), 100u) << "language codes are unique";
 
   const auto multi = SpecialTokens::for_vocab_size(51865);

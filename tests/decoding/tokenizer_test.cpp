@@ -26,8 +26,13 @@ const Tokenizer& micro_tokenizer(const std::filesystem::path& dir) {
 // A vocabulary of the 256 single bytes (id = byte) plus a few merges, in rank order.
 Tokenizer toy_tokenizer() {
   std::vector<std::string> vocab;
-  for (int b = 0; b < 256; ++b) vocab.emplace_back(1, static_cast<char>(b));
-  for (const char* merged : {"ab", "bc", "abc", " a", "xy"}) vocab.emplace_back(merged);
+  vocab.reserve(261);
+  for (int b = 0; b < 256; ++b) {
+    vocab.emplace_back(1, static_cast<char>(b));
+  }
+  for (const char* merged : {"ab", "bc", "abc", " a", "xy"}) {
+    vocab.emplace_back(merged);
+  }
   return Tokenizer(std::move(vocab), 51865);
 }
 

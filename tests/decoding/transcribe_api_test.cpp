@@ -21,7 +21,9 @@ namespace {
 std::shared_ptr<const Model> micro_model_with(int n_vocab, int n_mels) {
   static std::map<int, std::shared_ptr<const Model>> made;
   auto& slot = made[n_vocab];
-  if (slot) return slot;
+  if (slot) {
+    return slot;
+  }
   tools::ModelSpec spec;
   spec.dims = *tools::preset_dims("micro");
   spec.dims.n_vocab = n_vocab;
@@ -64,7 +66,9 @@ void expect_well_formed(const Transcription& t, const SpecialTokens& sp, double 
     previous_seek = s.seek;
     EXPECT_LE(s.start, s.end);
     EXPECT_GE(s.start, s.seek / 100.0 - 1e-9);
-    for (const int id : s.tokens) EXPECT_TRUE(id >= 0 && id < sp.n_vocab) << id;
+    for (const int id : s.tokens) {
+      EXPECT_TRUE(id >= 0 && id < sp.n_vocab) << id;
+    }
     EXPECT_TRUE(s.temperature == 0.0 || std::abs(s.temperature - 0.6) < 1e-6);
     text += s.text;
   }

@@ -10,7 +10,9 @@ constexpr const char* kFffd = "\xEF\xBF\xBD";
 // `prefix` followed by n replacement characters and `suffix`.
 std::string with_fffd(std::string_view prefix, int n, std::string_view suffix = "") {
   std::string s(prefix);
-  for (int i = 0; i < n; ++i) s.append(kFffd);
+  for (int i = 0; i < n; ++i) {
+    s.append(kFffd);
+  }
   s.append(suffix);
   return s;
 }

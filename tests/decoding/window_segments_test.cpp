@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "decoding/byte_tokenizer.h"
 #include "decoding/reference_files.h"
 #include "testing/paths.h"
 #include "testing/wav.h"
@@ -12,15 +13,9 @@ namespace {
 using earshot::testing::reference::read_ggml_vocab;
 using earshot::testing::reference::read_json;
 
-Tokenizer byte_tokenizer() {
-  std::vector<std::string> vocab;
-  for (int b = 0; b < 256; ++b) vocab.emplace_back(1, static_cast<char>(b));
-  return Tokenizer(std::move(vocab), 51865);
-}
-
 class WindowSegmentsTest : public ::testing::Test {
  protected:
-  const Tokenizer tokenizer = byte_tokenizer();
+  const Tokenizer tokenizer = earshot::testing::byte_tokenizer();
   const SpecialTokens& sp = tokenizer.special();
   int ts(int index) const { return sp.timestamp_begin + index; }
   static DecodingResult result(std::vector<int> tokens) {
@@ -143,7 +138,9 @@ TEST(WindowSegmentsReference, ReproducesTranscribeSegmentation) {
       r.no_speech_prob = window["no_speech_prob"].get<double>();
       r.compression_ratio = window["compression_ratio"].get<double>();
       WindowSegments w = segment_window(r, tokenizer, seek, std::min(3000, content_frames - seek));
-      for (auto& s : w.segments) segments.push_back(std::move(s));
+      for (auto& s : w.segments) {
+        segments.push_back(std::move(s));
+      }
       seek = w.next_seek;
     }
     EXPECT_GE(seek, content_frames) << "the reference's windows cover the audio";
