@@ -53,6 +53,8 @@ int threads_for(std::int64_t macs, int threads) {
 }  // namespace
 
 struct Gemm::Impl {
+  // f16 weights converted to f32 for one product at a time (at most the largest matrix).
+  std::vector<float> converted;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   // Keyed by operation and every shape/stride/option that shapes the primitive.
@@ -137,6 +139,35 @@ void Gemm::linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t l
     p->args.at(DNNL_ARG_BIAS).set_data_handle(mutable_ptr(epilogue.bias));
   }
   impl_->run(*p);
+}
+
+void Gemm::linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
+                  const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy,
+                  const Epilogue& epilogue) {
+  if (m <= kMaxGemvRows) {
+    gemv_linear(x, m, k, ldx, w, n, y, ldy, epilogue.bias, epilogue.gelu, epilogue.accumulate,
+                threads_for(m * n * k, threads_));
+    return;
+  }
+  if (w.f16 == nullptr) {
+    linear(x, m, k, ldx, w.f32, n, y, ldy, epilogue);
+    return;
+  }
+  const std::int64_t count = n * k;
+  if (static_cast<std::int64_t>(impl_->converted.size()) < count) {
+    impl_->converted.resize(static_cast<std::size_t>(count));
+  }
+  float* converted = impl_->converted.data();
+  // Whole rows per thread, in chunks of 64 rows.
+  constexpr std::int64_t kRowsPerChunk = 64;
+  const std::int64_t chunks = (n + kRowsPerChunk - 1) / kRowsPerChunk;
+#pragma omp parallel for num_threads(threads_for(m* n* k, threads_)) schedule(static)
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    const std::int64_t r0 = c * kRowsPerChunk;
+    const std::int64_t rows = std::min(kRowsPerChunk, n - r0);
+    f16_to_f32(w.f16 + 2 * r0 * k, rows * k, converted + r0 * k);
+  }
+  linear(x, m, k, ldx, converted, n, y, ldy, epilogue);
 }
 
 void Gemm::batched(const MatrixView& a, const MatrixView& b, const OutputMatrixView& c,

@@ -8,6 +8,8 @@
 #include <memory>
 #include <span>
 
+#include "whisper/gemv.h"
+
 namespace earshot::whisper {
 
 // Fused after a product, in this order: + bias, GELU, + previous contents of y.
@@ -47,6 +49,13 @@ class Gemm {
   // Linear weight layout), then the epilogue.
   void linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx, const float* w,
               std::int64_t n, float* y, std::int64_t ldy, const Epilogue& epilogue = {});
+
+  // The same with the weights as the model stores them (f32 or f16). Up to kMaxGemvRows rows
+  // (a decoder step) stream the weights once through gemv_linear; more rows convert f16
+  // weights exactly to f32 into a scratch buffer owned by this object, then run the product.
+  void linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
+              const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy,
+              const Epilogue& epilogue = {});
 
   // c = scale * a @ b for each batch entry, with arbitrary strides (used by attention to
   // address heads in place). a: [batch x m x k], b: [batch x k x n], c: [batch x m x n].

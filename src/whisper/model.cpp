@@ -18,11 +18,13 @@
 #include "whisper/ggml_types.h"
 #include "whisper/log_mel.h"
 
-// Weights are converted to f32 at load, whatever the file stores: every kernel then runs on
-// one layout, and the f16 and f32 conformance files give the same numbers by construction.
-// The cost is memory: 4 bytes per parameter (tiny 39 M params ~ 150 MB, base ~ 290 MB,
-// small ~ 970 MB, medium ~ 3.1 GB, large ~ 6.2 GB), i.e. twice an f16 file and up to seven
-// times a q4 file. The file itself (mapped or read) is released once converted.
+// Storage: the matrices of an f16 file (every Linear weight and the token embedding: all but a
+// few percent of the parameters) stay binary16, used in place in the mapped file; the
+// products convert them exactly to f32 (in registers for a decoder step, blockwise into a
+// scratch buffer for the encoder's large products), so an f16 file gives the same numbers as
+// its f32 conversion. Everything else, and every tensor of an f32 or quantized file, is
+// converted to f32 at load (4 bytes per parameter). Memory for an f16 file is then about the
+// file's size; for a quantized one, 4 bytes per parameter.
 
 namespace earshot {
 namespace whisper {
@@ -138,13 +140,15 @@ struct Slot {
   std::vector<std::int64_t> shape;
   std::optional<std::vector<std::int64_t>> alternative_shape;
   bool seen = false;
+  bool matrix = false;  // a product's weight: kept as stored when that is f16
 };
 
 class SlotTable {
  public:
   void add(const std::string& name, Tensor& t, std::vector<std::int64_t> shape,
-           std::optional<std::vector<std::int64_t>> alternative = std::nullopt) {
-    slots_[name] = Slot{&t, std::move(shape), std::move(alternative), false};
+           std::optional<std::vector<std::int64_t>> alternative = std::nullopt,
+           bool matrix = false) {
+    slots_[name] = Slot{&t, std::move(shape), std::move(alternative), false, matrix};
   }
   void add_layer_norm(const std::string& prefix, LayerNormWeights& ln, std::int64_t d) {
     add(prefix + ".weight", ln.weight, {d});
@@ -152,7 +156,7 @@ class SlotTable {
   }
   void add_linear(const std::string& prefix, LinearWeights& lin, std::int64_t out, std::int64_t in,
                   bool has_bias = true) {
-    add(prefix + ".weight", lin.weight, {out, in});
+    add(prefix + ".weight", lin.weight, {out, in}, std::nullopt, /*matrix=*/true);
     if (has_bias) {
       add(prefix + ".bias", lin.bias, {out});
     }
@@ -194,7 +198,8 @@ SlotTable expected_tensors(const ModelDims& dims, ModelWeights& w) {
   table.add_layer_norm("encoder.ln_post", enc.ln_post, da);
 
   auto& dec = w.decoder;
-  table.add("decoder.token_embedding.weight", dec.token_embedding, {dims.n_vocab, dt});
+  table.add("decoder.token_embedding.weight", dec.token_embedding, {dims.n_vocab, dt}, std::nullopt,
+            /*matrix=*/true);
   table.add("decoder.positional_embedding", dec.positional_embedding, {dims.n_text_ctx, dt});
   dec.blocks.resize(static_cast<std::size_t>(dims.n_text_layer));
   for (int i = 0; i < dims.n_text_layer; ++i) {
@@ -220,7 +225,8 @@ std::uint64_t element_count(const std::vector<std::int64_t>& shape) {
   return n;
 }
 
-void read_tensor(Cursor& in, SlotTable& table, int quantization_version) {
+// Returns whether the tensor's data is used in place (an f16 matrix with in_place).
+bool read_tensor(Cursor& in, SlotTable& table, int quantization_version, bool in_place) {
   const std::int32_t n_dims = in.i32("tensor header");
   const std::int32_t name_len = in.i32("tensor header");
   const std::int32_t type = in.i32("tensor header");
@@ -273,15 +279,28 @@ void read_tensor(Cursor& in, SlotTable& table, int quantization_version) {
   const std::uint64_t bytes = n / static_cast<std::uint64_t>(layout->block_values) *
                               static_cast<std::uint64_t>(layout->block_bytes);
   auto data = in.take(bytes, "data of tensor '" + name + "'");
-  slot.destination->shape = slot.shape;
-  slot.destination->data.resize(n);
-  convert_to_f32(static_cast<GgmlType>(type), data.data(), n, slot.destination->data.data());
+  Tensor& t = *slot.destination;
+  t.shape = slot.shape;
+  if (slot.matrix && static_cast<GgmlType>(type) == GgmlType::kF16) {
+    if (in_place) {
+      t.f16 = data.data();
+      return true;
+    }
+    t.half.resize(n);
+    std::memcpy(t.half.data(), data.data(), n * 2);
+    t.f16 = reinterpret_cast<const std::uint8_t*>(t.half.data());
+    return false;
+  }
+  t.data.resize(n);
+  convert_to_f32(static_cast<GgmlType>(type), data.data(), n, t.data.data());
+  return false;
 }
 
 }  // namespace
 
 std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
-                                         const std::string& label) {
+                                         const std::string& label,
+                                         std::shared_ptr<const void> owner) {
   Cursor in(bytes, label);
   const std::uint32_t magic = in.u32("magic");
   if (magic != kGgmlMagic) {
@@ -322,8 +341,12 @@ std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
 
   ModelWeights weights;
   SlotTable table = expected_tensors(dims, weights);
+  bool used_in_place = false;
   while (in.remaining() > 0) {
-    read_tensor(in, table, quantization_version);
+    used_in_place |= read_tensor(in, table, quantization_version, owner != nullptr);
+  }
+  if (!used_in_place) {
+    owner.reset();  // every tensor was converted: the file (mapped or read) can go now
   }
   int missing = 0;
   std::string first_missing;
@@ -340,15 +363,41 @@ std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
             (missing > 1 ? " (and " + std::to_string(missing - 1) + " more)" : std::string()));
   }
   return std::make_shared<const Model>(dims, std::move(filters), std::move(vocab),
-                                       std::move(weights));
+                                       std::move(weights), std::move(owner));
+}
+
+std::int64_t Tensor::elements() const {
+  std::int64_t n = 1;
+  for (auto v : shape) {
+    n *= v;
+  }
+  return n;
+}
+
+void Tensor::row_to_f32(std::int64_t row, float* out) const {
+  const std::int64_t cols = shape.size() > 1 ? shape[1] : elements();
+  if (f16 != nullptr) {
+    f16_to_f32(f16 + 2 * row * cols, cols, out);
+  } else {
+    std::memcpy(out, data.data() + row * cols, static_cast<std::size_t>(cols) * sizeof(float));
+  }
+}
+
+std::vector<float> Tensor::to_f32() const {
+  if (f16 == nullptr) {
+    return data;
+  }
+  std::vector<float> out(static_cast<std::size_t>(elements()));
+  f16_to_f32(f16, elements(), out.data());
+  return out;
 }
 
 }  // namespace whisper
 
 namespace {
 
-// The whole file as bytes: memory-mapped (pages are read on first touch and dropped when
-// unmapped) or read into memory. Lives only for the duration of load_model.
+// The whole file as bytes: memory-mapped (pages are read on first touch and shared with the
+// page cache) or read into memory. Owned by the model, whose f16 matrices point into it.
 class FileBytes {
  public:
   FileBytes(const std::filesystem::path& path, bool use_mmap) {
@@ -384,7 +433,9 @@ class FileBytes {
         fail_io(path, "cannot map");
       }
       map_ = map;
-      ::madvise(map_, size_, MADV_SEQUENTIAL);
+      // Read front to back at load and, for an f16 file, kept and read layer by layer for
+      // every window: read ahead now, but no MADV_SEQUENTIAL (which lets pages go early).
+      ::madvise(map_, size_, MADV_WILLNEED);
     }
     ::close(fd);
   }
@@ -421,8 +472,10 @@ std::shared_ptr<const Model> load_model(const std::filesystem::path& path,
   if (std::filesystem::is_directory(path, ec)) {
     throw Error(ErrorCode::kIo, path.string() + ": is a directory, not a model file");
   }
-  const FileBytes file(path, options.use_mmap);
-  return whisper::parse_model(file.bytes(), path.string());
+  // The model keeps the file (mapped or read) alive: its f16 matrices are used in place.
+  auto file = std::make_shared<const FileBytes>(path, options.use_mmap);
+  const auto bytes = file->bytes();
+  return whisper::parse_model(bytes, path.string(), std::move(file));
 }
 
 const ModelDims& model_dims(const Model& model) {

@@ -12,17 +12,32 @@
 #include <vector>
 
 #include "earshot/whisper.h"
+#include "whisper/gemv.h"
 
 namespace earshot {
 
 namespace whisper {
 
-// A weight tensor converted to f32, row-major in PyTorch's dimension order: a Linear weight
-// of PyTorch shape [out, in] is `out` rows of `in` values (the ggml file's ne = {in, out}).
+// A weight tensor, row-major in PyTorch's dimension order: a Linear weight of PyTorch shape
+// [out, in] is `out` rows of `in` values (the ggml file's ne = {in, out}). Held as f32, except
+// the matrices of an f16 file (Linear weights and the token embedding), which stay binary16:
+// inside the memory-mapped file when the model owns its mapping, else in `half`.
 struct Tensor {
-  std::vector<std::int64_t> shape;  // PyTorch order, outermost first
-  std::vector<float> data;
+  std::vector<std::int64_t> shape;    // PyTorch order, outermost first
+  std::vector<float> data;            // f32 values; empty when the tensor is kept as f16
+  std::vector<std::uint16_t> half;    // f16 values copied out of a file the model does not own
+  const std::uint8_t* f16 = nullptr;  // f16 values (unaligned, little-endian), or nullptr
+
+  // The f32 values; only for tensors held as f32 (vectors, biases, conv weights, f32 files).
   const float* ptr() const { return data.data(); }
+  bool is_f16() const { return f16 != nullptr; }
+  std::int64_t elements() const;
+  // The matrix as stored, for the products (gemm.h).
+  WeightMatrix matrix() const { return {data.empty() ? nullptr : data.data(), f16}; }
+  // Row `row` of a 2-D tensor as f32 into `out` (shape[1] values).
+  void row_to_f32(std::int64_t row, float* out) const;
+  // Every value as f32, whatever the storage (tests, scalar references).
+  std::vector<float> to_f32() const;
 };
 
 struct LayerNormWeights {
@@ -84,20 +99,25 @@ struct ModelWeights {
 
 // Parses and validates a ggml Whisper file held in memory (what load_model does after
 // mapping the file); `label` names the source in error messages. Throws
-// Error(kModelFormat, "<label>: <what is wrong>").
+// Error(kModelFormat, "<label>: <what is wrong>"). With `owner` (something that keeps `bytes`
+// alive, such as the file's mapping), f16 matrices are used in place and the model keeps
+// `owner`; without it they are copied.
 std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
-                                         const std::string& label);
+                                         const std::string& label,
+                                         std::shared_ptr<const void> owner = nullptr);
 
 }  // namespace whisper
 
 class Model {
  public:
+  // `storage` keeps alive the bytes that f16 tensors point into (nullptr when none do).
   Model(ModelDims dims, std::vector<float> mel_filters, std::vector<std::string> vocab,
-        whisper::ModelWeights weights)
+        whisper::ModelWeights weights, std::shared_ptr<const void> storage = nullptr)
       : dims_(dims),
         mel_filters_(std::move(mel_filters)),
         vocab_(std::move(vocab)),
-        weights_(std::move(weights)) {}
+        weights_(std::move(weights)),
+        storage_(std::move(storage)) {}
 
   const ModelDims& dims() const { return dims_; }
   bool multilingual() const { return dims_.n_vocab >= 51865; }
@@ -106,7 +126,7 @@ class Model {
   // Raw bytes of each stored token; entry i is token id i (special tokens are not stored).
   const std::vector<std::string>& vocab() const { return vocab_; }
 
-  // Every weight as f32 (see model.cpp for why f32 and what it costs).
+  // Every weight, f32 or (matrices of an f16 file) binary16; see model.cpp.
   const whisper::ModelWeights& weights() const { return weights_; }
 
  private:
@@ -114,6 +134,7 @@ class Model {
   std::vector<float> mel_filters_;
   std::vector<std::string> vocab_;
   whisper::ModelWeights weights_;
+  std::shared_ptr<const void> storage_;
 };
 
 }  // namespace earshot

@@ -133,21 +133,21 @@ void WhisperState::Impl::encode(std::span<const float> mel) {
   for (const auto& block : w.blocks) {
     layer_norm(x, ctx, d, block.attn_ln.weight.ptr(), block.attn_ln.bias.ptr(), enc_h.data(),
                threads);
-    gemm.linear(enc_h.data(), ctx, d, d, block.attn.query.weight.ptr(), d, enc_q.data(), d,
+    gemm.linear(enc_h.data(), ctx, d, d, block.attn.query.weight.matrix(), d, enc_q.data(), d,
                 {.bias = block.attn.query.bias.ptr()});
-    gemm.linear(enc_h.data(), ctx, d, d, block.attn.key.weight.ptr(), d, enc_k.data(), d);
-    gemm.linear(enc_h.data(), ctx, d, d, block.attn.value.weight.ptr(), d, enc_v.data(), d,
+    gemm.linear(enc_h.data(), ctx, d, d, block.attn.key.weight.matrix(), d, enc_k.data(), d);
+    gemm.linear(enc_h.data(), ctx, d, d, block.attn.value.weight.matrix(), d, enc_v.data(), d,
                 {.bias = block.attn.value.bias.ptr()});
     full_attention(enc_q.data(), ctx, enc_k.data(), enc_v.data(), ctx, dims.n_audio_head, d,
                    enc_attn.data());
-    gemm.linear(enc_attn.data(), ctx, d, d, block.attn.out.weight.ptr(), d, x, d,
+    gemm.linear(enc_attn.data(), ctx, d, d, block.attn.out.weight.matrix(), d, x, d,
                 {.bias = block.attn.out.bias.ptr(), .accumulate = true});
 
     layer_norm(x, ctx, d, block.mlp_ln.weight.ptr(), block.mlp_ln.bias.ptr(), enc_h.data(),
                threads);
-    gemm.linear(enc_h.data(), ctx, d, d, block.mlp_fc1.weight.ptr(), 4 * d, enc_mlp.data(), 4 * d,
-                {.bias = block.mlp_fc1.bias.ptr(), .gelu = true});
-    gemm.linear(enc_mlp.data(), ctx, 4 * d, 4 * d, block.mlp_fc2.weight.ptr(), d, x, d,
+    gemm.linear(enc_h.data(), ctx, d, d, block.mlp_fc1.weight.matrix(), 4 * d, enc_mlp.data(),
+                4 * d, {.bias = block.mlp_fc1.bias.ptr(), .gelu = true});
+    gemm.linear(enc_mlp.data(), ctx, 4 * d, 4 * d, block.mlp_fc2.weight.matrix(), d, x, d,
                 {.bias = block.mlp_fc2.bias.ptr(), .accumulate = true});
   }
   layer_norm(x, ctx, d, w.ln_post.weight.ptr(), w.ln_post.bias.ptr(), encoder_out.data(), threads);
@@ -157,9 +157,9 @@ void WhisperState::Impl::encode(std::span<const float> mel) {
   const auto& dec = model.weights().decoder;
   for (std::size_t l = 0; l < dec.blocks.size(); ++l) {
     const auto& attn = dec.blocks[l].cross_attn;
-    gemm.linear(encoder_out.data(), ctx, dt, dt, attn.key.weight.ptr(), dt,
+    gemm.linear(encoder_out.data(), ctx, dt, dt, attn.key.weight.matrix(), dt,
                 cross_k.data() + l * size(ctx, dt), dt);
-    gemm.linear(encoder_out.data(), ctx, dt, dt, attn.value.weight.ptr(), dt,
+    gemm.linear(encoder_out.data(), ctx, dt, dt, attn.value.weight.matrix(), dt,
                 cross_v.data() + l * size(ctx, dt), dt, {.bias = attn.value.bias.ptr()});
   }
   encoded = true;
@@ -193,11 +193,8 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
   float* x = dec_x.data();
   float* h = dec_h.data();
   for (std::int64_t i = 0; i < n; ++i) {
-    const float* embedding = w.token_embedding.ptr() + size(tokens[static_cast<std::size_t>(i)], d);
-    const float* position = w.positional_embedding.ptr() + size(n_past + i, d);
-    for (std::int64_t c = 0; c < d; ++c) {
-      x[i * d + c] = embedding[c] + position[c];
-    }
+    w.token_embedding.row_to_f32(tokens[static_cast<std::size_t>(i)], x + i * d);
+    add_in_place(x + i * d, w.positional_embedding.ptr() + size(n_past + i, d), d);
   }
 
   const AttentionShape self_shape{.n_q = n,
@@ -210,29 +207,29 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
     float* layer_k = self_k.data() + l * size(text_ctx, d);
     float* layer_v = self_v.data() + l * size(text_ctx, d);
     layer_norm(x, n, d, block.attn_ln.weight.ptr(), block.attn_ln.bias.ptr(), h, threads);
-    gemm.linear(h, n, d, d, block.attn.query.weight.ptr(), d, dec_q.data(), d,
+    gemm.linear(h, n, d, d, block.attn.query.weight.matrix(), d, dec_q.data(), d,
                 {.bias = block.attn.query.bias.ptr()});
-    gemm.linear(h, n, d, d, block.attn.key.weight.ptr(), d, layer_k + n_past * d, d);
-    gemm.linear(h, n, d, d, block.attn.value.weight.ptr(), d, layer_v + n_past * d, d,
+    gemm.linear(h, n, d, d, block.attn.key.weight.matrix(), d, layer_k + n_past * d, d);
+    gemm.linear(h, n, d, d, block.attn.value.weight.matrix(), d, layer_v + n_past * d, d,
                 {.bias = block.attn.value.bias.ptr()});
     attention(dec_q.data(), d, layer_k, d, layer_v, d, dec_attn.data(), d, self_shape,
               attention_scratch, threads);
-    gemm.linear(dec_attn.data(), n, d, d, block.attn.out.weight.ptr(), d, x, d,
+    gemm.linear(dec_attn.data(), n, d, d, block.attn.out.weight.matrix(), d, x, d,
                 {.bias = block.attn.out.bias.ptr(), .accumulate = true});
 
     layer_norm(x, n, d, block.cross_attn_ln.weight.ptr(), block.cross_attn_ln.bias.ptr(), h,
                threads);
-    gemm.linear(h, n, d, d, block.cross_attn.query.weight.ptr(), d, dec_q.data(), d,
+    gemm.linear(h, n, d, d, block.cross_attn.query.weight.matrix(), d, dec_q.data(), d,
                 {.bias = block.cross_attn.query.bias.ptr()});
     full_attention(dec_q.data(), n, cross_k.data() + l * size(ctx, d),
                    cross_v.data() + l * size(ctx, d), ctx, dims.n_text_head, d, dec_attn.data());
-    gemm.linear(dec_attn.data(), n, d, d, block.cross_attn.out.weight.ptr(), d, x, d,
+    gemm.linear(dec_attn.data(), n, d, d, block.cross_attn.out.weight.matrix(), d, x, d,
                 {.bias = block.cross_attn.out.bias.ptr(), .accumulate = true});
 
     layer_norm(x, n, d, block.mlp_ln.weight.ptr(), block.mlp_ln.bias.ptr(), h, threads);
-    gemm.linear(h, n, d, d, block.mlp_fc1.weight.ptr(), 4 * d, dec_mlp.data(), 4 * d,
+    gemm.linear(h, n, d, d, block.mlp_fc1.weight.matrix(), 4 * d, dec_mlp.data(), 4 * d,
                 {.bias = block.mlp_fc1.bias.ptr(), .gelu = true});
-    gemm.linear(dec_mlp.data(), n, 4 * d, 4 * d, block.mlp_fc2.weight.ptr(), d, x, d,
+    gemm.linear(dec_mlp.data(), n, 4 * d, 4 * d, block.mlp_fc2.weight.matrix(), d, x, d,
                 {.bias = block.mlp_fc2.bias.ptr(), .accumulate = true});
   }
   n_past += static_cast<int>(n);
@@ -242,7 +239,7 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
   const std::int64_t rows = n - first;
   layer_norm(x + first * d, rows, d, w.ln.weight.ptr(), w.ln.bias.ptr(), h, threads);
   logits.resize(size(rows, dims.n_vocab));
-  gemm.linear(h, rows, d, d, w.token_embedding.ptr(), dims.n_vocab, logits.data(), dims.n_vocab);
+  gemm.linear(h, rows, d, d, w.token_embedding.matrix(), dims.n_vocab, logits.data(), dims.n_vocab);
 }
 
 WhisperState::WhisperState(const Model& model, int threads)

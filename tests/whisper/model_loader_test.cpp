@@ -206,7 +206,7 @@ TEST(ModelLoader, EveryStorageTypeLoadsWithinItsQuantizationError) {
          {"decoder.token_embedding.weight", "encoder.blocks.1.mlp.0.weight",
           "decoder.blocks.0.cross_attn.key.weight", "encoder.conv1.weight"}) {
       const auto& original = record(contents, tensor);
-      const auto& values = loaded(*model, tensor).data;
+      const auto values = loaded(*model, tensor).to_f32();
       ASSERT_EQ(values.size(), original.values.size()) << name << " " << tensor;
       // Bound per block of 32: one quantization step (q4_0/q5_0 clamp the far end to a full
       // step), plus the f16 rounding of the scale.

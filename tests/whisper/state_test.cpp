@@ -25,12 +25,13 @@ Matrix linear(const Matrix& x, std::int64_t rows, const LinearWeights& w) {
   const std::int64_t out = w.weight.shape[0];
   const std::int64_t in = w.weight.shape[1];
   Matrix y(static_cast<std::size_t>(rows * out));
+  const std::vector<float> weight = w.weight.to_f32();  // f16 matrices as their exact f32 values
   for (std::int64_t r = 0; r < rows; ++r) {
     for (std::int64_t o = 0; o < out; ++o) {
       double acc = w.bias.data.empty() ? 0.0 : w.bias.data[static_cast<std::size_t>(o)];
       for (std::int64_t i = 0; i < in; ++i) {
         acc += static_cast<double>(x[static_cast<std::size_t>(r * in + i)]) *
-               w.weight.data[static_cast<std::size_t>(o * in + i)];
+               weight[static_cast<std::size_t>(o * in + i)];
       }
       y[static_cast<std::size_t>(r * out + o)] = static_cast<float>(acc);
     }
@@ -121,11 +122,11 @@ Matrix reference_decoder(const Model& m, const Matrix& audio,
   const std::int64_t n = static_cast<std::int64_t>(tokens.size());
   const std::int64_t d = dims.n_text_state;
   Matrix x(static_cast<std::size_t>(n * d));
+  const std::vector<float> embedding = w.token_embedding.to_f32();
   for (std::int64_t i = 0; i < n; ++i) {
     for (std::int64_t c = 0; c < d; ++c) {
       x[static_cast<std::size_t>(i * d + c)] =
-          w.token_embedding
-              .data[static_cast<std::size_t>(tokens[static_cast<std::size_t>(i)] * d + c)] +
+          embedding[static_cast<std::size_t>(tokens[static_cast<std::size_t>(i)] * d + c)] +
           w.positional_embedding.data[static_cast<std::size_t>(i * d + c)];
     }
   }

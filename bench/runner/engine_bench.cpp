@@ -1,0 +1,389 @@
+#include "engine_bench.h"
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "earshot/error.h"
+#include "earshot/whisper.h"
+#include "machine_peak.h"
+#include "model_writer.h"
+#include "whisper/gemm.h"
+#include "whisper/log_mel.h"
+#include "whisper/model.h"
+#include "whisper/state.h"
+
+namespace earshot::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Peak resident set of this process so far (getrusage reports KiB on Linux).
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// Writes the random model in a child process, so that the writer's own memory (every tensor
+// as f32 plus the serialised file) never counts towards this process's peak RSS.
+bool write_random_model(const std::string& dims_name, const std::string& ftype,
+                        const std::filesystem::path& path, std::ostream& err) {
+  const auto dims = tools::preset_dims(dims_name);
+  const auto type = tools::type_from_name(ftype);
+  if (!dims || !type || (*type != tools::kTypeF16 && *type != tools::kTypeF32)) {
+    err << "earshot bench: unknown --dims '" << dims_name << "' or --ftype '" << ftype << "'\n";
+    return false;
+  }
+  err.flush();
+  const pid_t child = fork();
+  if (child < 0) {
+    err << "earshot bench: fork failed\n";
+    return false;
+  }
+  if (child == 0) {
+    int code = 0;
+    try {
+      tools::ModelSpec spec;
+      spec.dims = *dims;
+      spec.dims.ftype = *type;
+      spec.seed = 1;
+      tools::write_model_file(tools::make_model(spec), path);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "earshot bench: cannot write %s: %s\n", path.c_str(), e.what());
+      code = 1;
+    }
+    _exit(code);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// Multiply-adds x 2 of what WhisperState::encode does for one 30 s window: the two
+// convolutions, per block Q/K/V/O, the MLP, QK^T and AV, and the decoder's cross-attention K/V
+// (computed once per window inside encode()).
+double encoder_gflop(const ModelDims& d) {
+  const double ctx = d.n_audio_ctx;
+  const double w = d.n_audio_state;
+  const double conv = 2.0 * ctx * w * 3.0 * d.n_mels + ctx * w * 3.0 * w;
+  const double block = 4.0 * ctx * w * w + 2.0 * ctx * w * 4.0 * w + 2.0 * ctx * ctx * w;
+  const double cross = 2.0 * d.n_text_layer * ctx * d.n_text_state * d.n_text_state;
+  return 2.0 * (conv + d.n_audio_layer * block + cross) * 1e-9;
+}
+
+// The encoder without the cross-attention K/V: the figure usually quoted for "the encoder".
+double encoder_only_gflop(const ModelDims& d) {
+  const double ctx = d.n_audio_ctx;
+  return encoder_gflop(d) -
+         2.0 * 2.0 * d.n_text_layer * ctx * d.n_text_state * d.n_text_state * 1e-9;
+}
+
+std::vector<float> test_audio(std::size_t n) {
+  std::vector<float> samples(n);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> noise(0.0f, 0.05f);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float t = static_cast<float>(i) / 16000.0f;
+    samples[i] = 0.2f * std::sin(2.0f * 3.14159265f * 220.0f * t) + noise(rng);
+  }
+  return samples;
+}
+
+std::vector<std::int32_t> start_sequence(const ModelDims& d) {
+  // sot, <|en|>, <|transcribe|> (multilingual) or sot alone (.en): whisper-notes.md section 2.
+  if (d.n_vocab >= 51865) {
+    return {50258, 50259, d.n_vocab >= 51866 ? 50360 : 50359};
+  }
+  return {std::min(50257, d.n_vocab - 1)};
+}
+
+std::int32_t argmax(const std::vector<float>& logits) {
+  return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+// Greedy decoding of `n_tokens` after the start sequence, whatever is chosen (end of text
+// included: the cost per step does not depend on the token). Returns ms per sampled token.
+double decode_tokens(whisper::WhisperState& state, const ModelDims& d, int n_tokens,
+                     std::vector<float>& logits) {
+  const auto prompt = start_sequence(d);
+  state.truncate(0);
+  state.decode(prompt, false, logits);
+  const auto t0 = Clock::now();
+  for (int i = 0; i < n_tokens; ++i) {
+    const std::int32_t token = argmax(logits);
+    state.decode(std::span<const std::int32_t>(&token, 1), false, logits);
+  }
+  return ms_since(t0) / std::max(1, n_tokens);
+}
+
+struct GemmFigure {
+  std::string shape;
+  double gflops = 0;
+};
+
+// The GEMM backend alone on the encoder's product shapes (x[1500 x k] @ w^T, w [n x k]).
+std::vector<GemmFigure> gemm_throughput(const ModelDims& d, int threads, int repeats) {
+  const std::int64_t m = d.n_audio_ctx;
+  const std::int64_t w = d.n_audio_state;
+  const std::vector<std::pair<std::int64_t, std::int64_t>> shapes = {
+      {w, w}, {w, 4 * w}, {4 * w, w}};
+  whisper::Gemm gemm(threads);
+  std::vector<GemmFigure> figures;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (const auto& [k, n] : shapes) {
+    std::vector<float> x(static_cast<std::size_t>(m * k));
+    std::vector<float> wt(static_cast<std::size_t>(n * k));
+    std::vector<float> y(static_cast<std::size_t>(m * n));
+    for (auto& v : x) {
+      v = dist(rng);
+    }
+    for (auto& v : wt) {
+      v = dist(rng);
+    }
+    gemm.linear(x.data(), m, k, k, wt.data(), n, y.data(), n);
+    std::vector<double> times;
+    const int reps = std::max(3, repeats * 3);
+    for (int r = 0; r < reps; ++r) {
+      const auto t0 = Clock::now();
+      gemm.linear(x.data(), m, k, k, wt.data(), n, y.data(), n);
+      times.push_back(ms_since(t0));
+    }
+    const double gflop = 2.0 * static_cast<double>(m * k * n) * 1e-9;
+    figures.push_back({std::to_string(m) + "x" + std::to_string(k) + "x" + std::to_string(n),
+                       gflop / (median(times) * 1e-3)});
+  }
+  return figures;
+}
+
+struct MachinePeak {
+  double fp32 = 0;
+  double bf16 = 0;
+  double int8 = 0;
+};
+
+}  // namespace
+
+int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err) {
+  const int repeats = options.quick ? 1 : std::max(1, options.repeats);
+  const int tokens = options.quick ? 8 : std::max(1, options.tokens_per_window);
+  const double peak_seconds = options.quick ? 0.02 : 0.3;
+  const std::vector<double> durations =
+      options.quick ? std::vector<double>{10.0} : std::vector<double>{10.0, 60.0, 600.0};
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<int> thread_counts = options.threads;
+  if (thread_counts.empty()) {
+    thread_counts.push_back(cores);
+  }
+
+  // The model first: the writer runs in a child process, before this one starts any thread.
+  std::filesystem::path path;
+  std::string model_name;
+  std::optional<std::filesystem::path> remove_after;
+  if (options.model_file) {
+    path = *options.model_file;
+    model_name = path.filename().string();
+  } else {
+    path = std::filesystem::temp_directory_path() /
+           ("earshot-bench-" + options.dims + "-" + options.ftype + "-" + std::to_string(getpid()) +
+            ".bin");
+    model_name = options.dims;
+    if (!write_random_model(options.dims, options.ftype, path, err)) {
+      return 1;
+    }
+    remove_after = path;
+  }
+
+  const CpuInfo cpu = detect_cpu();
+  std::map<int, MachinePeak> peaks;
+  for (int t : thread_counts) {
+    peaks[t] = {fp32_peak_gflops(cpu, t, peak_seconds), bf16_peak_gflops(cpu, t, peak_seconds),
+                int8_peak_gops(cpu, t, peak_seconds)};
+  }
+  const double peak_one_core =
+      peaks.contains(1) ? peaks[1].fp32 : fp32_peak_gflops(cpu, 1, peak_seconds);
+  const double peak_all_cores =
+      peaks.contains(cores) ? peaks[cores].fp32 : fp32_peak_gflops(cpu, cores, peak_seconds);
+  if (!options.json) {
+    out << "cpu: " << (cpu.model.empty() ? "unknown" : cpu.model) << " (" << cores
+        << " cores; fp32 kernel " << fp32_peak_isa(cpu) << (cpu.avx512_bf16 ? ", bf16" : "")
+        << (cpu.avx512_vnni ? ", vnni" : "") << ")\n";
+    char line[256];
+    std::snprintf(line, sizeof line, "fp32 FMA peak: %.1f GFLOP/s per core, %.1f on %d cores\n",
+                  peak_one_core, peak_all_cores, cores);
+    out << line;
+    for (const auto& [t, p] : peaks) {
+      std::snprintf(line, sizeof line,
+                    "  %d thread(s): fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s, int8 %.1f GOP/s\n", t,
+                    p.fp32, p.bf16, p.int8);
+      out << line;
+    }
+  }
+
+  std::shared_ptr<const Model> model;
+  double load_ms = 0;
+  try {
+    const auto t0 = Clock::now();
+    model = load_model(path);
+    load_ms = ms_since(t0);
+  } catch (const Error& e) {
+    err << "earshot bench: " << e.what() << "\n";
+    if (remove_after) {
+      std::filesystem::remove(*remove_after);
+    }
+    return 1;
+  }
+  if (remove_after) {
+    std::filesystem::remove(*remove_after);
+  }
+  const ModelDims& dims = model->dims();
+  const double gflop = encoder_gflop(dims);
+
+  for (int threads : thread_counts) {
+    const MachinePeak& peak = peaks[threads];
+    const auto gemm = gemm_throughput(dims, threads, repeats);
+    double gemm_total = 0;
+    for (const auto& g : gemm) {
+      gemm_total += g.gflops;
+    }
+    const double gemm_mean = gemm_total / static_cast<double>(gemm.size());
+
+    const auto audio = test_audio(static_cast<std::size_t>(whisper::kChunkSamples));
+    std::vector<double> mel_times;
+    whisper::LogMel mel;
+    for (int r = 0; r < repeats + 1; ++r) {
+      const auto t0 = Clock::now();
+      mel = whisper::single_window_log_mel(audio, model->mel_filters(), dims.n_mels, threads);
+      if (r > 0 || repeats == 1) {
+        mel_times.push_back(ms_since(t0));
+      }
+    }
+
+    whisper::WhisperState state(*model, threads);
+    std::vector<double> enc_times;
+    // One untimed window first: page faults and cold caches cost the first one 100-250 ms.
+    for (int r = 0; r < repeats + 1; ++r) {
+      const auto t0 = Clock::now();
+      state.encode(mel.data);
+      if (r > 0) {
+        enc_times.push_back(ms_since(t0));
+      }
+    }
+    const double encoder_ms = median(enc_times);
+    std::vector<float> logits;
+    std::vector<double> dec_times;
+    for (int r = 0; r < repeats; ++r) {
+      dec_times.push_back(decode_tokens(state, dims, tokens, logits));
+    }
+    const double decoder_ms = median(dec_times);
+    const double rss_mb = peak_rss_mb();
+
+    std::vector<std::pair<double, double>> rtf;
+    for (double seconds : durations) {
+      const auto samples = test_audio(static_cast<std::size_t>(seconds * 16000.0));
+      const auto t0 = Clock::now();
+      const auto whole =
+          whisper::long_form_log_mel(samples, model->mel_filters(), dims.n_mels, threads);
+      const int content_frames = static_cast<int>(samples.size()) / whisper::kHopLength;
+      for (int seek = 0; seek < content_frames; seek += whisper::kChunkFrames) {
+        const auto window = whisper::window_mel(whole, seek, content_frames);
+        state.encode(window.data);
+        decode_tokens(state, dims, tokens, logits);
+      }
+      rtf.emplace_back(seconds, ms_since(t0) * 1e-3 / seconds);
+    }
+
+    const double enc_gflops = gflop / (encoder_ms * 1e-3);
+    if (options.json) {
+      nlohmann::ordered_json j;
+      j["model"] = model_name;
+      j["threads"] = threads;
+      j["cpu"] = cpu.model;
+      j["n_audio_state"] = dims.n_audio_state;
+      j["ftype"] = dims.ftype;
+      j["load_ms"] = load_ms;
+      j["log_mel_ms"] = median(mel_times);
+      j["encoder_ms"] = encoder_ms;
+      j["encoder_gflop"] = gflop;
+      j["encoder_only_gflop"] = encoder_only_gflop(dims);
+      j["encoder_gflops"] = enc_gflops;
+      j["encoder_fraction_of_peak"] = enc_gflops / peak.fp32;
+      j["peak_fp32_gflops"] = peak.fp32;
+      j["peak_fp32_gflops_per_core"] = peak_one_core;
+      j["peak_bf16_gflops"] = peak.bf16;
+      j["peak_int8_gops"] = peak.int8;
+      j["gemm_gflops"] = gemm_mean;
+      for (const auto& g : gemm) {
+        j["gemm_gflops_" + g.shape] = g.gflops;
+      }
+      j["tokens_per_window"] = tokens;
+      j["decoder_ms_per_token"] = decoder_ms;
+      // Beam search with the beams batched through one decoder pass needs a batched
+      // WhisperState::decode, which the engine does not have yet: not measured, not invented.
+      j["beam5_ms_per_token"] = nullptr;
+      j["beam5_available"] = false;
+      j["peak_rss_mb"] = rss_mb;
+      for (const auto& [seconds, value] : rtf) {
+        j["rtf_" + std::to_string(static_cast<int>(seconds)) + "s"] = value;
+      }
+      out << j.dump() << "\n";
+    } else {
+      char line[256];
+      out << "\nmodel " << model_name << " (d " << dims.n_audio_state << ", " << dims.n_audio_layer
+          << "+" << dims.n_text_layer << " layers, ftype " << dims.ftype << "), " << threads
+          << " thread(s)\n";
+      std::snprintf(line, sizeof line, "  load                 %9.1f ms\n", load_ms);
+      out << line;
+      std::snprintf(line, sizeof line, "  log-mel, 30 s        %9.1f ms\n", median(mel_times));
+      out << line;
+      std::snprintf(line, sizeof line,
+                    "  encoder, 30 s window %9.1f ms  (%.1f GFLOP: %.1f GFLOP/s, %.0f%% of the "
+                    "%.1f GFLOP/s fp32 peak)\n",
+                    encoder_ms, gflop, enc_gflops, 100.0 * enc_gflops / peak.fp32, peak.fp32);
+      out << line;
+      for (const auto& g : gemm) {
+        std::snprintf(line, sizeof line, "  gemm %-16s %9.1f GFLOP/s\n", g.shape.c_str(), g.gflops);
+        out << line;
+      }
+      std::snprintf(line, sizeof line, "  decoder, greedy      %9.2f ms/token (%d tokens)\n",
+                    decoder_ms, tokens);
+      out << line;
+      out << "  decoder, beam 5      not available (no batched beam decoding in the engine)\n";
+      std::snprintf(line, sizeof line, "  peak RSS             %9.1f MB (load + one window)\n",
+                    rss_mb);
+      out << line;
+      for (const auto& [seconds, value] : rtf) {
+        std::snprintf(line, sizeof line,
+                      "  real-time factor %4.0f s audio: %.4f (%d tokens per window)\n", seconds,
+                      value, tokens);
+        out << line;
+      }
+    }
+    out.flush();
+  }
+  return 0;
+}
+
+}  // namespace earshot::bench

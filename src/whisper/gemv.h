@@ -1,0 +1,36 @@
+#pragma once
+
+// Products with a handful of rows (a decoder step: one token, or a few beams) are bound by
+// reading the weights, not by arithmetic: the kernel here streams each weight once, straight
+// from its storage type (f32 or IEEE f16, converted in registers), for all rows at once.
+// AVX-512 where the CPU has it (chosen at run time: the rest of the program stays plain
+// x86-64), AVX2+F16C next, else portable code.
+
+#include <cstdint>
+
+namespace earshot::whisper {
+
+// A weight matrix [n x k] row-major as the model holds it: f32 values, or binary16 values
+// (2 bytes each, little-endian, no alignment: a ggml file does not align tensor data).
+struct WeightMatrix {
+  const float* f32 = nullptr;
+  const std::uint8_t* f16 = nullptr;
+};
+
+// Rows up to which linear products go through the streaming kernel.
+inline constexpr std::int64_t kMaxGemvRows = 8;
+
+// y[m x n] (row stride ldy) = x[m x k] (row stride ldx) @ w^T + bias, then exact GELU if
+// `gelu`, then added to y's previous contents if `accumulate`. m <= kMaxGemvRows. Output
+// columns are split over `threads` OpenMP threads.
+void gemv_linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
+                 const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy,
+                 const float* bias, bool gelu, bool accumulate, int threads);
+
+// Converts `count` binary16 values (unaligned bytes) to f32, exactly.
+void f16_to_f32(const std::uint8_t* src, std::int64_t count, float* dst);
+
+// Which kernel gemv_linear uses on this CPU: "avx512", "avx2" or "generic".
+const char* gemv_isa();
+
+}  // namespace earshot::whisper
