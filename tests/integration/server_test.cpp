@@ -89,7 +89,9 @@ TEST_F(Server, EveryAuthDecision) {
       EXPECT_EQ(j["status"], "failed");
     }
   }
-  // Tokens never reach the log; their labels do.
+  // Tokens never reach the log; their labels do. (Access lines are written once the answer
+  // has gone out, so wait for the last one.)
+  EXPECT_TRUE(server_->wait_for_log("token=token-2", 5s));
   const auto log = server_->log();
   EXPECT_EQ(log.find("token1"), std::string::npos) << log;
   EXPECT_EQ(log.find("second"), std::string::npos);
