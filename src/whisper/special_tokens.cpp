@@ -38,6 +38,38 @@ constexpr std::array<Language, 100> kLanguages{{
     {"ba", "bashkir"},        {"jw", "javanese"},    {"su", "sundanese"},     {"yue", "cantonese"},
 }};
 
+// tokenizer.py's extra TO_LANGUAGE_CODE entries.
+constexpr std::array<Language, 13> kLanguageAliases{{
+    {"my", "burmese"},
+    {"ca", "valencian"},
+    {"nl", "flemish"},
+    {"ht", "haitian"},
+    {"lb", "letzeburgesch"},
+    {"ps", "pushto"},
+    {"pa", "panjabi"},
+    {"ro", "moldavian"},
+    {"ro", "moldovan"},
+    {"si", "sinhalese"},
+    {"es", "castilian"},
+    {"zh", "mandarin"},
+    {"yue", "cantonese"},
+}};
+
+bool equals_ignoring_ascii_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) {
+      return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    };
+    if (lower(a[i]) != lower(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Ids of the first special token in each layout: GPT-2's vocabulary (English-only models) has
 // 50256 ordinary tokens, the multilingual one 50257.
 constexpr int kEnglishVocab = 51864;
@@ -48,6 +80,21 @@ constexpr int kV3Vocab = 51866;
 
 std::span<const Language> whisper_languages() {
   return kLanguages;
+}
+
+std::optional<std::string_view> find_language_code(std::string_view code_or_name) {
+  for (const Language& l : kLanguages) {
+    if (equals_ignoring_ascii_case(l.code, code_or_name) ||
+        equals_ignoring_ascii_case(l.name, code_or_name)) {
+      return l.code;
+    }
+  }
+  for (const Language& l : kLanguageAliases) {
+    if (equals_ignoring_ascii_case(l.name, code_or_name)) {
+      return l.code;
+    }
+  }
+  return std::nullopt;
 }
 
 SpecialTokens SpecialTokens::for_vocab_size(int n_vocab) {

@@ -22,6 +22,11 @@ struct Language {
 // n_vocab 51865 know the first 99, large-v3 (51866) all 100.
 std::span<const Language> whisper_languages();
 
+// The code for a language given by code ("de") or English name ("German"), case-insensitive,
+// including the aliases OpenAI's TO_LANGUAGE_CODE accepts ("castilian", "mandarin", ...);
+// nullopt when Whisper does not know it.
+std::optional<std::string_view> find_language_code(std::string_view code_or_name);
+
 // <|0.00|> .. <|30.00|>, one per 0.02 s (a 30 s window has 1500 encoder positions).
 inline constexpr int kTimestampCount = 1501;
 inline constexpr double kTimePrecision = 0.02;  // seconds per timestamp index

@@ -47,12 +47,18 @@ Transcription transcribe_samples(const Model& model, std::span<const float> samp
   const whisper::SpecialTokens& sp = tokenizer.special();
   const int threads = resolve_threads(options.threads);
 
-  std::string language = options.language;
-  const bool detect = language.empty() || language == "auto";
+  std::string language;
+  const bool detect = options.language.empty() || options.language == "auto";
+  if (!detect) {
+    const auto code = whisper::find_language_code(options.language);
+    if (!code || (sp.multilingual && !sp.language_token(*code))) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "unknown language '" + options.language + "' for this model");
+    }
+    language = *code;
+  }
   if (!sp.multilingual) {
     language = "en";  // English-only models have no language token to choose
-  } else if (!detect && !sp.language_token(language)) {
-    throw Error(ErrorCode::kInvalidArgument, "unknown language '" + language + "'");
   }
 
   // Whole-file log-mel with 30 s of zeros appended (README B1): the clamp floor comes from

@@ -83,6 +83,17 @@ TEST(SpecialTokens, LanguageTableIsWhispersOrder) {
   EXPECT_EQ(v3.text(50358), "<|yue|>");
 }
 
+TEST(SpecialTokens, LanguagesByCodeNameOrAlias) {
+  EXPECT_EQ(find_language_code("de"), "de");
+  EXPECT_EQ(find_language_code("German"), "de");
+  EXPECT_EQ(find_language_code("HAITIAN CREOLE"), "ht");
+  EXPECT_EQ(find_language_code("castilian"), "es");
+  EXPECT_EQ(find_language_code("Mandarin"), "zh");
+  EXPECT_EQ(find_language_code("cantonese"), "yue");
+  EXPECT_EQ(find_language_code("klingon"), std::nullopt);
+  EXPECT_EQ(find_language_code(""), std::nullopt);
+}
+
 TEST(SpecialTokens, TextOfSpecialTokens) {
   const auto t = SpecialTokens::for_vocab_size(51865);
   EXPECT_EQ(t.text(50257), "<|endoftext|>");

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <thread>
 
 #include "earshot/error.h"
 #include "earshot/whisper.h"
@@ -118,6 +119,34 @@ TEST(TranscribeApi, MultilingualModelDetectsTheLanguageItThenUses) {
 
   o.language = "xx";
   EXPECT_THROW((void)transcribe(*model, audio, o), Error);
+  o.language = "yue";  // Cantonese needs the large-v3 layout
+  EXPECT_THROW((void)transcribe(*model, audio, o), Error);
+  o.language = "German";
+  EXPECT_EQ(transcribe(*model, audio, o).language, "de");
+}
+
+TEST(TranscribeApi, ConcurrentCallsOnOneModelAgree) {
+  const auto model = micro_model_with(51865, 80);
+  const auto audio = test_signal(6.0);
+  TranscribeOptions o = quick_options();
+  o.language = "en";
+  o.threads = 1;
+  const Transcription alone = transcribe(*model, audio, o);
+  std::vector<Transcription> results(2);
+  std::vector<std::thread> threads;
+  for (auto& r : results) {
+    threads.emplace_back([&] { r = transcribe(*model, audio, o); });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  for (const auto& r : results) {
+    EXPECT_EQ(r.text, alone.text);
+    ASSERT_EQ(r.segments.size(), alone.segments.size());
+    for (std::size_t i = 0; i < r.segments.size(); ++i) {
+      EXPECT_EQ(r.segments[i].tokens, alone.segments[i].tokens);
+    }
+  }
 }
 
 TEST(TranscribeApi, LargeV3LayoutKnowsCantonese) {
