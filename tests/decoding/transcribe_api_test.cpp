@@ -134,6 +134,7 @@ TEST(TranscribeApi, ConcurrentCallsOnOneModelAgree) {
   const Transcription alone = transcribe(*model, audio, o);
   std::vector<Transcription> results(2);
   std::vector<std::thread> threads;
+  threads.reserve(results.size());
   for (auto& r : results) {
     threads.emplace_back([&] { r = transcribe(*model, audio, o); });
   }
