@@ -88,10 +88,10 @@ Tokenizer::Tokenizer(std::vector<std::string> vocab, int n_vocab)
     : special_(SpecialTokens::for_vocab_size(n_vocab)),
       vocab_(std::move(vocab)),
       splitter_(std::make_unique<Splitter>()) {
+  // Files that also store the special tokens' text keep it at ids >= eot; those ids' text
+  // follows from the layout, and BPE must never produce them.
   if (vocab_.size() > static_cast<std::size_t>(special_.eot)) {
-    throw Error(ErrorCode::kModelFormat,
-                "vocabulary has " + std::to_string(vocab_.size()) + " ordinary tokens, more than " +
-                    std::to_string(special_.eot) + " for n_vocab " + std::to_string(n_vocab));
+    vocab_.resize(static_cast<std::size_t>(special_.eot));
   }
   ranks_.reserve(vocab_.size());
   for (std::size_t i = 0; i < vocab_.size(); ++i) {

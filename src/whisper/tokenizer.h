@@ -21,8 +21,8 @@ namespace earshot::whisper {
 class Tokenizer {
  public:
   // `vocab`: the byte string of every ordinary token, entry i = id i = merge rank (the ggml
-  // file's vocabulary). `n_vocab` fixes the special-token layout. Throws Error(kModelFormat) for
-  // an unknown layout or a vocabulary larger than the ordinary id range.
+  // file's vocabulary; entries at ids >= eot are ignored). `n_vocab` fixes the special-token
+  // layout. Throws Error(kModelFormat) for an unknown layout.
   Tokenizer(std::vector<std::string> vocab, int n_vocab);
   // The tokenizer of a loaded model (Model::vocab(), dims().n_vocab).
   static Tokenizer for_model(const Model& model);

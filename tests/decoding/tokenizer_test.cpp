@@ -50,7 +50,7 @@ TEST(Tokenizer, MergesLowestRankPairFirst) {
   EXPECT_EQ(t.decode(t.encode("x ab")), "x ab");
 }
 
-TEST(Tokenizer, RejectsInvalidUtf8AndOversizedVocabularies) {
+TEST(Tokenizer, RejectsInvalidUtf8AndIdsOutsideTheVocabulary) {
   const Tokenizer t = toy_tokenizer();
   try {
     (void)t.encode("\xE4\xB8");
@@ -58,9 +58,18 @@ TEST(Tokenizer, RejectsInvalidUtf8AndOversizedVocabularies) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
   }
-  EXPECT_THROW(Tokenizer(std::vector<std::string>(50258, "x"), 51865), Error);
   EXPECT_THROW((void)t.decode(std::vector<int>{51865}), Error);
   EXPECT_THROW((void)t.decode(std::vector<int>{-1}), Error);
+}
+
+TEST(Tokenizer, StoredSpecialTokenEntriesAreIgnored) {
+  std::vector<std::string> vocab(50257, "z");
+  vocab[0] = "a";
+  vocab.emplace_back("<|endoftext|>");  // id 50257 = eot in the multilingual layout
+  vocab.emplace_back("bogus");          // id 50258 = sot
+  const Tokenizer t(std::move(vocab), 51865);
+  EXPECT_EQ(t.decode(std::vector<int>{0, 50257, 50258}), "a<|endoftext|><|startoftranscript|>");
+  EXPECT_THROW(Tokenizer(std::vector<std::string>(10, "x"), 300), Error) << "not a Whisper layout";
 }
 
 TEST(Tokenizer, DecodeJoinsBytesBeforeUtf8) {
