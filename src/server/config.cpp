@@ -139,7 +139,7 @@ void parse_http(const Reader& r, const json& http, HttpConfig& out) {
   r.only_keys(http, k,
               {"host", "port", "request_max_size", "allowed_tokens", "auth_schemes", "header_timeout",
                "body_timeout", "idle_timeout", "shutdown_grace", "max_connections", "max_header_size",
-               "io_threads"});
+               "io_threads", "auth_failure_limit", "auth_failure_window", "tls"});
   if (http.contains("host")) {
     out.host = r.string(http["host"], k + ".host");
     if (out.host.empty()) r.fail(k + ".host", "expected a host address such as \"0.0.0.0\" or \"::\"");
@@ -190,6 +190,12 @@ void parse_http(const Reader& r, const json& http, HttpConfig& out) {
   }
   if (http.contains("max_header_size")) {
     out.max_header_size = r.unsigned_int(http["max_header_size"], k + ".max_header_size", 1024, 1 << 20);
+  }
+  if (http.contains("auth_failure_limit")) {
+    out.auth_failure_limit = r.unsigned_int(http["auth_failure_limit"], k + ".auth_failure_limit", 0, 1000000);
+  }
+  if (http.contains("auth_failure_window")) {
+    out.auth_failure_window = r.seconds(http["auth_failure_window"], k + ".auth_failure_window", 86400);
   }
   if (http.contains("io_threads")) {
     out.io_threads = static_cast<int>(r.unsigned_int(http["io_threads"], k + ".io_threads", 1, 64));

@@ -21,6 +21,7 @@ HttpServer::HttpServer(HttpConfig config, Router router, std::shared_ptr<const T
     : config_(std::move(config)),
       router_(std::move(router)),
       log_(std::move(log)),
+      auth_failures_(config_.auth_failure_limit, config_.auth_failure_window),
       auth_(std::move(auth)),
       ioc_(std::make_unique<net::io_context>(std::max(1, config_.io_threads))),
       work_(net::make_work_guard(*ioc_)),

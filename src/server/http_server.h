@@ -20,6 +20,7 @@
 #include <boost/asio.hpp>
 #include <spdlog/logger.h>
 
+#include "server/auth_failure_limiter.h"
 #include "server/config.h"
 #include "server/router.h"
 #include "server/token_auth.h"
@@ -64,6 +65,7 @@ class HttpServer {
   net::io_context& io_context() { return *ioc_; }
   const HttpConfig& config() const { return config_; }
   spdlog::logger& log() { return *log_; }
+  AuthFailureLimiter& auth_failures() { return auth_failures_; }
   const Router& router() const { return router_; }
   bool shutting_down() const { return shutting_down_.load(); }
 
@@ -78,6 +80,7 @@ class HttpServer {
   Router router_;
   std::shared_ptr<spdlog::logger> log_;
   RequestObserver observer_;
+  AuthFailureLimiter auth_failures_;
   mutable std::mutex auth_mutex_;
   std::shared_ptr<const TokenAuth> auth_;
 

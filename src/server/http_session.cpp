@@ -36,6 +36,9 @@ std::string endpoint_text(const net::ip::tcp::socket& socket) {
 HttpSession::HttpSession(net::ip::tcp::socket&& socket, HttpServer& server)
     : stream_(std::move(socket)), server_(server), idle_timer_(stream_.get_executor()) {
   context_.remote = endpoint_text(stream_.socket());
+  beast::error_code ec;
+  const auto ep = stream_.socket().remote_endpoint(ec);
+  remote_address_ = ec ? "?" : ep.address().to_string();
 }
 
 HttpSession::~HttpSession() { server_.on_session_end(this); }
@@ -144,12 +147,19 @@ void HttpSession::on_header(beast::error_code ec) {
   // Authentication comes first on every route that needs it, unknown paths included, so
   // that nothing about the server is learnt without a token.
   if (route_ == nullptr || route_->authenticated) {
+    if (const auto wait = server_.auth_failures().blocked(remote_address_)) {
+      server_.log().warn("{} too many failed authentications; refused for {}s", context_.remote, wait->count());
+      reject(http::status::too_many_requests, "Too many failed authentication attempts; try again later", style,
+             std::nullopt, std::to_string(wait->count()));
+      return;
+    }
     auto auth = server_.auth();
     auto it = req.find(http::field::authorization);
     std::optional<std::string_view> header;
     if (it != req.end()) header = std::string_view(it->value().data(), it->value().size());
     auto decision = auth->decide(header);
     if (!decision.accepted()) {
+      server_.auth_failures().record_failure(remote_address_);
       reject(static_cast<http::status>(decision.http_status()), decision.reason(), style);
       return;
     }
@@ -351,13 +361,14 @@ void HttpSession::write_next_chunk() {
 }
 
 void HttpSession::reject(http::status status, std::string_view message, ErrorStyle style,
-                         std::optional<std::string> allow) {
+                         std::optional<std::string> allow, std::optional<std::string> retry_after) {
   // An unread body makes the connection unusable for another request.
   const bool body_pending = parser_ && parser_->is_header_done() && !parser_->is_done();
   if (body_pending) close_after_write_ = true;
   const unsigned version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
   auto res = error_response(status, message, style, version, !close_after_write_);
   if (allow) res.set(http::field::allow, *allow);
+  if (retry_after) res.set(http::field::retry_after, *retry_after);
   if (status == http::status::unauthorized) res.set(http::field::www_authenticate, "Token, Bearer");
   send(std::move(res));
 }

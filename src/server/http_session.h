@@ -51,7 +51,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void stop_watching();
   void request_done();
   void reject(http::status status, std::string_view message, ErrorStyle style,
-              std::optional<std::string> allow = std::nullopt);
+              std::optional<std::string> allow = std::nullopt, std::optional<std::string> retry_after = std::nullopt);
   void send(Response&& res);
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void close_gracefully();
@@ -66,6 +66,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> response_;
   RequestContext context_;
+  std::string remote_address_;  // the client's address without port, for the auth limiter
   const Route* route_ = nullptr;
   std::string method_;
   std::chrono::steady_clock::time_point started_;

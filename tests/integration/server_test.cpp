@@ -241,6 +241,23 @@ TEST_F(SmallServer, SigIntStopsAnIdleServerWithExitZero) {
   EXPECT_EQ(server_->wait_exit(5s), 0);
 }
 
+TEST(ServerAuthLimit, RepeatedFailuresFromOneAddressGet429) {
+  ServerProcess server(make_config({"token1"}, R"("auth_failure_limit": 3, "auth_failure_window": 30)"));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(http_request(server.port(), "GET", "/ping", {{"Authorization", "Token wrong"}}).status, 403);
+  }
+  const auto blocked = http_request(server.port(), "GET", "/ping", {{"Authorization", "Token wrong"}});
+  EXPECT_EQ(blocked.status, 429);
+  const int retry = std::stoi(blocked.header("retry-after"));
+  EXPECT_GT(retry, 0);
+  EXPECT_LE(retry, 30);
+  EXPECT_NE(json_of(blocked)["Error"].get<std::string>().find("Too many failed authentication"), std::string::npos);
+  // While blocked, even a valid token waits (a guesser cannot tell a hit from a miss)...
+  EXPECT_EQ(http_request(server.port(), "GET", "/ping", kAuth).status, 429);
+  // ...but routes without authentication are served.
+  EXPECT_EQ(http_request(server.port(), "GET", "/health").status, 200);
+}
+
 TEST(ServerReload, SighupReloadsTokensAndKeepsConnections) {
   ServerProcess server(make_config({"old"}));
   const Headers old_token = {{"Authorization", "Token old"}};

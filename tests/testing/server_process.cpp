@@ -8,7 +8,7 @@
 
 #include <fstream>
 #include <random>
-#include <regex>
+#include <cstdlib>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -70,17 +70,26 @@ ServerProcess::ServerProcess(const std::string& config_json, std::vector<std::st
   });
 
   std::unique_lock lock(mutex_);
-  const std::regex listening(R"(listening on http://\S+:(\d+))");
-  std::smatch m;
-  const bool ok = changed_.wait_for(lock, std::chrono::seconds(20), [&] {
-    return std::regex_search(log_, m, listening) || exited_;
-  });
-  if (!ok || exited_ || m.empty()) {
+  // The port of the first "listening on http://<host>:<port>" line.
+  auto listening_port = [this]() -> int {
+    const std::string marker = "listening on http://";
+    const auto at = log_.find(marker);
+    if (at == std::string::npos) return -1;
+    // The URL ends at the line's end, or at the quote closing a JSON log message.
+    const auto end = log_.find_first_of("\"\n", at);
+    if (end == std::string::npos) return -1;
+    const auto colon = log_.rfind(':', end);
+    if (colon == std::string::npos || colon < at + marker.size()) return -1;
+    return std::atoi(log_.substr(colon + 1, end - colon - 1).c_str());
+  };
+  const bool ok =
+      changed_.wait_for(lock, std::chrono::seconds(20), [&] { return listening_port() > 0 || exited_; });
+  if (!ok || listening_port() <= 0) {
     const auto text = log_;
     lock.unlock();
     throw std::runtime_error("earshot serve did not start; its log:\n" + text);
   }
-  port_ = static_cast<unsigned short>(std::stoi(m[1].str()));
+  port_ = static_cast<unsigned short>(listening_port());
 }
 
 ServerProcess::~ServerProcess() {

@@ -1,0 +1,118 @@
+// Server options that need a server of their own: the connection cap, JSON logs, /metrics on
+// a separate listener, and curl as the client for the routes and formats.
+
+#include <fstream>
+#include <regex>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "testing/child_process.h"
+#include "testing/http_client.h"
+#include "testing/paths.h"
+#include "testing/scripted_model.h"
+#include "testing/server_process.h"
+
+namespace earshot::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+TEST(ServerOptions, ConnectionsOverTheCapGet503AndClose) {
+  ServerProcess server(make_config({"token1"}, R"("max_connections": 2)"));
+  HttpConnection a(server.port());
+  HttpConnection b(server.port());
+  EXPECT_EQ(a.request("GET", "/ping", {{"Authorization", "Token token1"}}).status, 200);
+  EXPECT_EQ(b.request("GET", "/ping", {{"Authorization", "Token token1"}}).status, 200);
+  const auto third = raw_exchange(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 3s);
+  EXPECT_NE(third.find("HTTP/1.1 503"), std::string::npos) << third;
+  EXPECT_NE(third.find("Too many open connections"), std::string::npos);
+}
+
+TEST(ServerOptions, JsonLogLinesAreJsonObjects) {
+  ServerProcess server(R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["secret-token"]}},
+                           "log":{"format":"json","level":"debug"}})");
+  http_request(server.port(), "GET", "/ping", {{"Authorization", "Token secret-token"}});
+  ASSERT_TRUE(server.wait_for_log("\\\"GET /ping\\\" 200", 5s)) << server.log();
+  std::istringstream lines(server.log());
+  std::string line;
+  int parsed = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    const auto j = json::parse(line);  // throws on a line that is not JSON
+    EXPECT_TRUE(j.contains("time") && j.contains("level") && j.contains("msg")) << line;
+    ++parsed;
+  }
+  EXPECT_GE(parsed, 3);
+  EXPECT_EQ(server.log().find("secret-token"), std::string::npos);
+}
+
+TEST(ServerOptions, MetricsOnASeparateListenerWithoutToken) {
+  // A free port for the metrics listener (port 0 there means "on the main port").
+  unsigned short metrics_port = 0;
+  {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    metrics_port = probe.local_endpoint().port();
+  }
+  ServerProcess server(R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["t"]},
+                                     "metrics":{"host":"127.0.0.1","port":)" +
+                       std::to_string(metrics_port) + "}}}");
+  const auto r = http_request(metrics_port, "GET", "/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("earshot_queue_depth 0"), std::string::npos) << r.body;
+  // Not on the main port any more, and nothing else on the metrics port.
+  EXPECT_EQ(http_request(server.port(), "GET", "/metrics", {{"Authorization", "Token t"}}).status, 404);
+  EXPECT_EQ(http_request(metrics_port, "GET", "/ping", {{"Authorization", "Token t"}}).status, 404);
+}
+
+TEST(ServerOptions, CurlForEachRouteAndFormat) {
+  const auto dir = binary_dir() / "test-tmp" / "curl";
+  std::filesystem::create_directories(dir);
+  const auto model = write_scripted_model(dir / "ggml-scripted.bin");
+  const auto wav = dir / "tone.wav";
+  std::ofstream(wav, std::ios::binary) << tone_wav(3.0);
+  ServerProcess server(R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["token1"]}},"models":{"s":")" +
+                       model.path.string() + R"("}})");
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::string text = model.text.substr(model.text.find_first_not_of(' '));
+  auto curl = [&](const std::string& args) {
+    return run_command("curl -sS -w '\\n%{http_code} %{content_type}' " + args);
+  };
+
+  auto [code, out] = curl("-H 'Authorization: Token token1' " + base + "/ping");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find(R"({"text":"pong","status":"success"})"), std::string::npos) << out;
+
+  std::tie(code, out) = curl("-X GET -H 'Authorization: Token token1' --data-binary @" + wav.string() + " " + base + "/stt");
+  EXPECT_NE(out.find("\"text\":\"" + text + "\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\n200 application/json"), std::string::npos) << out;
+
+  for (const std::string format : {"json", "text", "srt", "verbose_json", "vtt"}) {
+    std::tie(code, out) = curl("-H 'Authorization: Bearer token1' -F file=@" + wav.string() +
+                               " -F model=whisper-1 -F response_format=" + format + " " + base +
+                               "/v1/audio/transcriptions");
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_NE(out.find(text), std::string::npos) << format << ": " << out;
+    EXPECT_NE(out.find("\n200 "), std::string::npos) << format << ": " << out;
+  }
+  std::tie(code, out) = curl("-H 'Authorization: Bearer token1' -F file=@" + wav.string() + " -F model=whisper-1 " +
+                             base + "/v1/audio/translations");
+  EXPECT_NE(out.find("\n200 application/json"), std::string::npos) << out;
+  std::tie(code, out) = curl("-H 'Authorization: Bearer token1' -F file=@" + wav.string() + " " + base +
+                             "/v1/audio/detect-language");
+  EXPECT_NE(out.find("\"probabilities\""), std::string::npos) << out;
+  std::tie(code, out) = curl("-H 'Authorization: Bearer token1' " + base + "/v1/models");
+  EXPECT_NE(out.find("\"whisper-1\""), std::string::npos) << out;
+  std::tie(code, out) = curl("-H 'Authorization: Bearer token1' -F file=@" + wav.string() +
+                             " -F model=whisper-1 -F stream=true " + base + "/v1/audio/transcriptions");
+  EXPECT_NE(out.find("transcript.text.done"), std::string::npos) << out;
+  std::tie(code, out) = curl(base + "/health");
+  EXPECT_NE(out.find("\n200 application/json"), std::string::npos) << out;
+  std::tie(code, out) = curl("-H 'Authorization: Token token1' " + base + "/metrics");
+  EXPECT_NE(out.find("earshot_http_requests_total"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace earshot::testing
