@@ -64,6 +64,44 @@ BENCHMARK(BM_Linear)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
+// A decoder step's logits through the streaming kernel, weights f32 or f16 (binary16 bytes):
+// args rows, k, n, f16, threads. Bound by reading n x k weights once.
+void BM_Gemv(benchmark::State& state) {
+  const std::int64_t m = state.range(0);
+  const std::int64_t k = state.range(1);
+  const std::int64_t n = state.range(2);
+  const bool f16 = state.range(3) != 0;
+  Gemm gemm(static_cast<int>(state.range(4)));
+  const auto x = random_values(static_cast<std::size_t>(m * k), 1);
+  const auto w = random_values(static_cast<std::size_t>(n * k), 2);
+  std::vector<std::uint16_t> half(w.size());
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    half[i] = 0x3c00;  // 1.0: the values do not matter to the time
+  }
+  earshot::whisper::WeightMatrix weights;
+  if (f16) {
+    weights.f16 = reinterpret_cast<const std::uint8_t*>(half.data());
+  } else {
+    weights.f32 = w.data();
+  }
+  std::vector<float> y(static_cast<std::size_t>(m * n));
+  for (auto _ : state) {
+    gemm.linear(x.data(), m, k, k, weights, n, y.data(), n);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_flops(state, 2.0 * static_cast<double>(m * k * n));
+  state.SetBytesProcessed(state.iterations() * n * k * (f16 ? 2 : 4));
+}
+BENCHMARK(BM_Gemv)
+    ->ArgNames({"m", "k", "n", "f16", "threads"})
+    ->Args({1, 384, kVocab, 0, 1})
+    ->Args({1, 384, kVocab, 1, 1})
+    ->Args({1, 384, kVocab, 1, 2})
+    ->Args({1, 768, kVocab, 1, 2})
+    ->Args({5, 768, kVocab, 1, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 // Encoder self-attention over 1500 frames: args d, heads, threads.
 void BM_EncoderAttention(benchmark::State& state) {
   const std::int64_t d = state.range(0);

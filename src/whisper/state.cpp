@@ -52,7 +52,7 @@ struct WhisperState::Impl {
     dec_q.resize(size(text_ctx, dt));
     dec_attn.resize(size(text_ctx, dt));
     dec_mlp.resize(size(text_ctx, 4 * dt));
-    attention_scratch.resize(size(threads, text_ctx));
+    attention_scratch.resize(size(threads, std::max(text_ctx, ctx)));
   }
 
   void full_attention(const float* q, std::int64_t n_q, const float* k, const float* v,
@@ -202,6 +202,13 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
                                   .n_head = dims.n_text_head,
                                   .d_head = d / dims.n_text_head,
                                   .causal_offset = n_past};
+  const auto cross_shape = [&](std::int64_t rows) {
+    return AttentionShape{.n_q = rows,
+                          .n_kv = ctx,
+                          .n_head = dims.n_text_head,
+                          .d_head = d / dims.n_text_head,
+                          .causal_offset = -1};
+  };
   for (std::size_t l = 0; l < w.blocks.size(); ++l) {
     const auto& block = w.blocks[l];
     float* layer_k = self_k.data() + l * size(text_ctx, d);
@@ -221,8 +228,17 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
                threads);
     gemm.linear(h, n, d, d, block.cross_attn.query.weight.matrix(), d, dec_q.data(), d,
                 {.bias = block.cross_attn.query.bias.ptr()});
-    full_attention(dec_q.data(), n, cross_k.data() + l * size(ctx, d),
-                   cross_v.data() + l * size(ctx, d), ctx, dims.n_text_head, d, dec_attn.data());
+    const float* layer_cross_k = cross_k.data() + l * size(ctx, d);
+    const float* layer_cross_v = cross_v.data() + l * size(ctx, d);
+    if (n <= kMaxGemvRows) {
+      // A decoder step's few query rows: the direct kernel reads K and V once, where the
+      // backend's strided batched products (K addressed transposed) cost several times more.
+      attention(dec_q.data(), d, layer_cross_k, d, layer_cross_v, d, dec_attn.data(), d,
+                cross_shape(n), attention_scratch, threads);
+    } else {
+      full_attention(dec_q.data(), n, layer_cross_k, layer_cross_v, ctx, dims.n_text_head, d,
+                     dec_attn.data());
+    }
     gemm.linear(dec_attn.data(), n, d, d, block.cross_attn.out.weight.matrix(), d, x, d,
                 {.bias = block.cross_attn.out.bias.ptr(), .accumulate = true});
 
