@@ -16,7 +16,9 @@ packages=(
   # dnnl's CMake package config calls find_package(OpenCL)
   ocl-icd-opencl-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-aiohttp ffmpeg
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-aiohttp ffmpeg openssl
+  # the web page's browser tests (tests/e2e/web_page.test.mjs drive it headless)
+  chromium
 )
 
 # Node.js and npm for the client tests, from Debian unless a Node.js is already installed.

@@ -13,6 +13,7 @@
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
+#include "server/static_routes.h"
 #include "server/token_auth.h"
 #include "server/transcription_routes.h"
 #include "server/watchdog.h"
@@ -20,10 +21,10 @@
 namespace earshot::server {
 namespace {
 
-std::string url_for(const tcp::endpoint& ep) {
+std::string url_for(const tcp::endpoint& ep, bool tls) {
   const auto addr = ep.address();
   const auto host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
-  return "http://" + host + ":" + std::to_string(ep.port());
+  return (tls ? "https://" : "http://") + host + ":" + std::to_string(ep.port());
 }
 
 // Re-reads the file's tokens; on any error the running list stays in force.
@@ -97,6 +98,7 @@ int serve(const Config& config) {
     }
     return {};
   });
+  add_static_routes(router);
   add_transcription_routes(router, service);
   const bool separate_metrics = config.metrics.enabled && config.metrics.port != 0;
   if (config.metrics.enabled && !separate_metrics) add_metrics_route(router, metrics, jobs, true);
@@ -121,6 +123,8 @@ int serve(const Config& config) {
     mc.host = config.metrics.host;
     mc.port = config.metrics.port;
     mc.io_threads = 1;
+    mc.tls_certificate.clear();  // the metrics listener is for a private network: plain HTTP
+    mc.tls_private_key.clear();
     metrics_server = std::make_unique<HttpServer>(mc, std::move(metrics_router), auth, log);
   }
 
@@ -156,9 +160,9 @@ int serve(const Config& config) {
   net::steady_timer unload_timer(server.io_context());
   schedule_idle_unload(unload_timer, models);
 
-  for (const auto& ep : server.endpoints()) log->info("earshot listening on {}", url_for(ep));
+  for (const auto& ep : server.endpoints()) log->info("earshot listening on {}", url_for(ep, !config.http.tls_certificate.empty()));
   if (metrics_server) {
-    for (const auto& ep : metrics_server->endpoints()) log->info("metrics on {}/metrics", url_for(ep));
+    for (const auto& ep : metrics_server->endpoints()) log->info("metrics on {}/metrics", url_for(ep, false));
   }
   std::string schemes;
   for (const auto& x : config.http.auth_schemes) schemes += (schemes.empty() ? "" : ", ") + x;

@@ -191,6 +191,16 @@ void parse_http(const Reader& r, const json& http, HttpConfig& out) {
   if (http.contains("max_header_size")) {
     out.max_header_size = r.unsigned_int(http["max_header_size"], k + ".max_header_size", 1024, 1 << 20);
   }
+  if (http.contains("tls")) {
+    const auto& tls = http["tls"];
+    r.expect_object(tls, k + ".tls");
+    r.only_keys(tls, k + ".tls", {"certificate", "private_key"});
+    if (!tls.contains("certificate") || !tls.contains("private_key")) {
+      r.fail(k + ".tls", "expected both \"certificate\" and \"private_key\" (PEM file paths)");
+    }
+    out.tls_certificate = r.string(tls["certificate"], k + ".tls.certificate");
+    out.tls_private_key = r.string(tls["private_key"], k + ".tls.private_key");
+  }
   if (http.contains("auth_failure_limit")) {
     out.auth_failure_limit = r.unsigned_int(http["auth_failure_limit"], k + ".auth_failure_limit", 0, 1000000);
   }

@@ -37,6 +37,8 @@ struct HttpConfig {
   std::size_t max_connections = 1024;           // open connections; more get 503 and close
   std::size_t max_header_size = 16384;          // bytes of request line + headers
   int io_threads = 1;                           // network threads (inference runs elsewhere)
+  std::filesystem::path tls_certificate;       // PEM certificate chain; empty = plain HTTP
+  std::filesystem::path tls_private_key;       // PEM private key for it
   std::size_t auth_failure_limit = 30;          // failed authentications per address and window; 0 = off
   std::chrono::milliseconds auth_failure_window{60000};  // then 429 until the window ends
 };

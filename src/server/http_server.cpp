@@ -37,6 +37,24 @@ HttpServer::~HttpServer() {
 }
 
 void HttpServer::listen() {
+  if (!config_.tls_certificate.empty()) {
+    // TLS 1.2 and later only; OpenSSL's default cipher list.
+    tls_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                      net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 |
+                      net::ssl::context::no_compression | net::ssl::context::single_dh_use);
+    beast::error_code ec;
+    tls_->use_certificate_chain_file(config_.tls_certificate.string(), ec);
+    if (ec) {
+      throw std::runtime_error("cannot load the TLS certificate " + config_.tls_certificate.string() + ": " +
+                               ec.message());
+    }
+    tls_->use_private_key_file(config_.tls_private_key.string(), net::ssl::context::pem, ec);
+    if (ec) {
+      throw std::runtime_error("cannot load the TLS private key " + config_.tls_private_key.string() + ": " +
+                               ec.message());
+    }
+  }
   tcp::resolver resolver(*ioc_);
   beast::error_code ec;
   auto results = resolver.resolve(config_.host, std::to_string(config_.port),
@@ -100,7 +118,12 @@ void HttpServer::accept(tcp::acceptor& acceptor) {
         s->close(ignored);
       });
     } else {
-      auto session = std::make_shared<HttpSession>(std::move(socket), *this);
+      std::shared_ptr<Session> session;
+      if (tls_) {
+        session = std::make_shared<TlsHttpSession>(std::move(socket), *this, tls_.get());
+      } else {
+        session = std::make_shared<PlainHttpSession>(std::move(socket), *this, nullptr);
+      }
       on_session_start(session);
       session->start();
     }
@@ -108,12 +131,12 @@ void HttpServer::accept(tcp::acceptor& acceptor) {
   });
 }
 
-void HttpServer::on_session_start(const std::shared_ptr<HttpSession>& session) {
+void HttpServer::on_session_start(const std::shared_ptr<Session>& session) {
   std::lock_guard lock(sessions_mutex_);
   sessions_.emplace(session.get(), session);
 }
 
-void HttpServer::on_session_end(HttpSession* session) {
+void HttpServer::on_session_end(Session* session) {
   bool last = false;
   {
     std::lock_guard lock(sessions_mutex_);
@@ -137,7 +160,7 @@ void HttpServer::shutdown() {
       beast::error_code ec;
       a->close(ec);
     }
-    std::vector<std::shared_ptr<HttpSession>> open;
+    std::vector<std::shared_ptr<Session>> open;
     {
       std::lock_guard lock(sessions_mutex_);
       for (auto& [ptr, weak] : sessions_) {
@@ -154,7 +177,7 @@ void HttpServer::shutdown() {
     shutdown_timer_->expires_after(config_.shutdown_grace);
     shutdown_timer_->async_wait([this](beast::error_code ec) {
       if (ec) return;
-      std::vector<std::shared_ptr<HttpSession>> left;
+      std::vector<std::shared_ptr<Session>> left;
       {
         std::lock_guard lock(sessions_mutex_);
         for (auto& [ptr, weak] : sessions_) {
@@ -162,7 +185,7 @@ void HttpServer::shutdown() {
         }
       }
       log_->warn("shutdown deadline reached; closing {} connection(s)", left.size());
-      for (auto& s : left) net::post(s->executor(), [s] { s->force_close(); });
+      for (auto& s : left) s->close_now();
       finish_shutdown();
     });
   });

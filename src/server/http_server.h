@@ -18,6 +18,7 @@
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <spdlog/logger.h>
 
 #include "server/auth_failure_limiter.h"
@@ -30,7 +31,7 @@ namespace earshot::server {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-class HttpSession;
+class Session;
 
 class HttpServer {
  public:
@@ -63,6 +64,10 @@ class HttpServer {
   const RequestObserver& request_observer() const { return observer_; }
 
   net::io_context& io_context() { return *ioc_; }
+
+  // The registry of open connections (for shutdown); sessions call these.
+  void on_session_start(const std::shared_ptr<Session>& session);
+  void on_session_end(Session* session);
   const HttpConfig& config() const { return config_; }
   spdlog::logger& log() { return *log_; }
   AuthFailureLimiter& auth_failures() { return auth_failures_; }
@@ -70,10 +75,8 @@ class HttpServer {
   bool shutting_down() const { return shutting_down_.load(); }
 
  private:
-  friend class HttpSession;
+  friend class Session;
   void accept(tcp::acceptor& acceptor);
-  void on_session_start(const std::shared_ptr<HttpSession>& session);
-  void on_session_end(HttpSession* session);
   void finish_shutdown();
 
   HttpConfig config_;
@@ -94,7 +97,8 @@ class HttpServer {
   std::atomic<bool> destroying_{false};
 
   std::mutex sessions_mutex_;
-  std::unordered_map<HttpSession*, std::weak_ptr<HttpSession>> sessions_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;  // set when config has a certificate
 };
 
 }  // namespace earshot::server

@@ -11,6 +11,8 @@
 
 #include "server/http_server.h"
 
+#include <type_traits>
+
 namespace earshot::server {
 
 namespace beast = boost::beast;
@@ -31,24 +33,52 @@ std::string endpoint_text(const net::ip::tcp::socket& socket) {
   return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" + std::to_string(ep.port());
 }
 
+template <class Stream>
+Stream make_stream(net::ip::tcp::socket&& socket, net::ssl::context* tls) {
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    return Stream(std::move(socket));
+  } else {
+    return Stream(std::move(socket), *tls);
+  }
+}
+
 }  // namespace
 
-HttpSession::HttpSession(net::ip::tcp::socket&& socket, HttpServer& server)
-    : stream_(std::move(socket)), server_(server), idle_timer_(stream_.get_executor()) {
-  context_.remote = endpoint_text(stream_.socket());
+template <class Stream>
+BasicHttpSession<Stream>::BasicHttpSession(net::ip::tcp::socket&& socket, HttpServer& server, net::ssl::context* tls)
+    : stream_(make_stream<Stream>(std::move(socket), tls)), server_(server), idle_timer_(stream_.get_executor()) {
+  context_.remote = endpoint_text(lowest().socket());
   beast::error_code ec;
-  const auto ep = stream_.socket().remote_endpoint(ec);
+  const auto ep = lowest().socket().remote_endpoint(ec);
   remote_address_ = ec ? "?" : ep.address().to_string();
 }
 
-HttpSession::~HttpSession() { server_.on_session_end(this); }
+template <class Stream>
+BasicHttpSession<Stream>::~BasicHttpSession() { server_.on_session_end(this); }
 
-void HttpSession::start() {
-  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+template <class Stream>
+void BasicHttpSession<Stream>::start() {
+  net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+    if constexpr (kTls) {
+      // The TLS handshake counts against the header deadline.
+      self->lowest().expires_after(self->server_.config().header_timeout);
+      self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
+        if (ec) {
+          self->server_.log().debug("{} TLS handshake failed: {}", self->context_.remote, ec.message());
+          self->force_close();
+          return;
+        }
+        self->read_header();
+      });
+    } else {
+      self->read_header();
+    }
+  });
 }
 
-void HttpSession::close_if_idle() {
-  net::post(stream_.get_executor(), [self = shared_from_this()] {
+template <class Stream>
+void BasicHttpSession<Stream>::close_if_idle() {
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] {
     if (!self->in_flight_) {
       self->force_close();
     } else {
@@ -57,28 +87,35 @@ void HttpSession::close_if_idle() {
   });
 }
 
-void HttpSession::force_close() {
+template <class Stream>
+void BasicHttpSession<Stream>::close_now() {
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->force_close(); });
+}
+
+template <class Stream>
+void BasicHttpSession<Stream>::force_close() {
   if (closed_) return;
   closed_ = true;
   idle_timer_.cancel();
   beast::error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
-  stream_.close();
+  lowest().socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  lowest().close();
 }
 
 // Between requests on a kept-alive connection: wait for the first byte under the idle
 // deadline, then give the client header_timeout for the whole header.
-void HttpSession::wait_for_request() {
+template <class Stream>
+void BasicHttpSession<Stream>::wait_for_request() {
   if (closed_) return;
   if (buffer_.size() > 0) {
     read_header();
     return;
   }
   idle_timer_.expires_after(server_.config().idle_timeout);
-  idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+  idle_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
     if (!ec) self->force_close();
   });
-  stream_.socket().async_wait(net::ip::tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
+  lowest().socket().async_wait(net::ip::tcp::socket::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
     self->idle_timer_.cancel();
     if (ec || self->closed_) {
       self->force_close();
@@ -88,7 +125,8 @@ void HttpSession::wait_for_request() {
   });
 }
 
-void HttpSession::read_header() {
+template <class Stream>
+void BasicHttpSession<Stream>::read_header() {
   if (closed_) return;
   if (server_.shutting_down()) {
     force_close();
@@ -102,12 +140,13 @@ void HttpSession::read_header() {
   route_ = nullptr;
   context_.token_label.clear();
   started_ = std::chrono::steady_clock::now();
-  stream_.expires_after(server_.config().header_timeout);
+  lowest().expires_after(server_.config().header_timeout);
   http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
 }
 
-void HttpSession::on_header(beast::error_code ec) {
+template <class Stream>
+void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
   if (ec == http::error::end_of_stream || ec == net::error::connection_reset || ec == net::error::operation_aborted ||
       ec == net::error::eof) {
     force_close();
@@ -184,12 +223,13 @@ void HttpSession::on_header(beast::error_code ec) {
     dispatch();
     return;
   }
-  stream_.expires_after(server_.config().body_timeout);
+  lowest().expires_after(server_.config().body_timeout);
   http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code e, std::size_t) { self->on_body(e); });
+                   [self = this->shared_from_this()](beast::error_code e, std::size_t) { self->on_body(e); });
 }
 
-void HttpSession::on_body(beast::error_code ec) {
+template <class Stream>
+void BasicHttpSession<Stream>::on_body(beast::error_code ec) {
   const ErrorStyle style = route_ != nullptr ? route_->error_style : ErrorStyle::kOriginal;
   if (ec == http::error::body_limit) {
     close_after_write_ = true;
@@ -209,6 +249,7 @@ void HttpSession::on_body(beast::error_code ec) {
 }
 
 // The Exchange a handler answers through; it may outlive the connection.
+template <class HttpSession>
 class SessionExchange final : public Exchange {
  public:
   SessionExchange(std::shared_ptr<HttpSession> session, std::shared_ptr<std::atomic<bool>> gone)
@@ -245,11 +286,12 @@ class SessionExchange final : public Exchange {
   std::atomic<bool> finished_{false};
 };
 
-void HttpSession::dispatch() {
-  stream_.expires_never();
+template <class Stream>
+void BasicHttpSession<Stream>::dispatch() {
+  lowest().expires_never();
   auto& req = parser_->get();
   client_gone_ = std::make_shared<std::atomic<bool>>(false);
-  auto exchange = std::make_shared<SessionExchange>(shared_from_this(), client_gone_);
+  auto exchange = std::make_shared<SessionExchange<BasicHttpSession>>(this->shared_from_this(), client_gone_);
   watch_disconnect();
   try {
     route_->handler(req, context_, exchange);
@@ -262,14 +304,15 @@ void HttpSession::dispatch() {
 
 // A readable socket while the request is being handled means the client either hung up
 // (a read of 0 bytes) or sent the next request early (pipelining; then stop watching).
-void HttpSession::watch_disconnect() {
+template <class Stream>
+void BasicHttpSession<Stream>::watch_disconnect() {
   watching_ = true;
   const auto generation = ++watch_generation_;
-  stream_.socket().async_wait(
-      net::ip::tcp::socket::wait_read, [self = shared_from_this(), generation](beast::error_code ec) {
+  lowest().socket().async_wait(
+      net::ip::tcp::socket::wait_read, [self = this->shared_from_this(), generation](beast::error_code ec) {
         if (!self->watching_ || generation != self->watch_generation_ || ec == net::error::operation_aborted) return;
         char probe = 0;
-        const auto n = ::recv(self->stream_.socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+        const auto n = ::recv(self->lowest().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
         if (ec || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
           self->watching_ = false;
           if (self->client_gone_) self->client_gone_->store(true);
@@ -286,15 +329,17 @@ void HttpSession::watch_disconnect() {
       });
 }
 
-void HttpSession::stop_watching() {
+template <class Stream>
+void BasicHttpSession<Stream>::stop_watching() {
   if (!watching_) return;
   watching_ = false;
   ++watch_generation_;
   beast::error_code ec;
-  stream_.socket().cancel(ec);
+  lowest().socket().cancel(ec);
 }
 
-void HttpSession::stream_start(Response&& head) {
+template <class Stream>
+void BasicHttpSession<Stream>::stream_start(Response&& head) {
   if (closed_) return;
   stop_watching();
   streaming_ = true;
@@ -316,7 +361,8 @@ void HttpSession::stream_start(Response&& head) {
   watch_disconnect();
 }
 
-void HttpSession::stream_write(std::string data) {
+template <class Stream>
+void BasicHttpSession<Stream>::stream_write(std::string data) {
   if (closed_ || !streaming_ || data.empty()) return;
   char size[32];
   std::snprintf(size, sizeof size, "%zx\r\n", data.size());
@@ -324,19 +370,21 @@ void HttpSession::stream_write(std::string data) {
   write_next_chunk();
 }
 
-void HttpSession::stream_finish() {
+template <class Stream>
+void BasicHttpSession<Stream>::stream_finish() {
   if (closed_ || !streaming_) return;
   stream_finished_ = true;
   stream_queue_.push_back("0\r\n\r\n");
   write_next_chunk();
 }
 
-void HttpSession::write_next_chunk() {
+template <class Stream>
+void BasicHttpSession<Stream>::write_next_chunk() {
   if (stream_writing_ || stream_queue_.empty() || closed_) return;
   stream_writing_ = true;
-  stream_.expires_after(server_.config().body_timeout);
+  lowest().expires_after(server_.config().body_timeout);
   net::async_write(stream_, net::buffer(stream_queue_.front()),
-                   [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                   [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                      self->stream_writing_ = false;
                      self->stream_bytes_ += n;
                      if (!self->stream_queue_.empty()) self->stream_queue_.pop_front();
@@ -355,12 +403,13 @@ void HttpSession::write_next_chunk() {
                        self->log_access(self->stream_status_, self->stream_bytes_);
                        self->request_done();
                      } else {
-                       self->stream_.expires_never();
+                       self->lowest().expires_never();
                      }
                    });
 }
 
-void HttpSession::reject(http::status status, std::string_view message, ErrorStyle style,
+template <class Stream>
+void BasicHttpSession<Stream>::reject(http::status status, std::string_view message, ErrorStyle style,
                          std::optional<std::string> allow, std::optional<std::string> retry_after) {
   // An unread body makes the connection unusable for another request.
   const bool body_pending = parser_ && parser_->is_header_done() && !parser_->is_done();
@@ -373,7 +422,8 @@ void HttpSession::reject(http::status status, std::string_view message, ErrorSty
   send(std::move(res));
 }
 
-void HttpSession::send(Response&& res) {
+template <class Stream>
+void BasicHttpSession<Stream>::send(Response&& res) {
   if (closed_) return;
   stop_watching();
   if (server_.shutting_down()) close_after_write_ = true;
@@ -387,13 +437,14 @@ void HttpSession::send(Response&& res) {
     res.content_length(length);
   }
   response_ = std::make_shared<Response>(std::move(res));
-  stream_.expires_after(server_.config().body_timeout);
-  http::async_write(stream_, *response_, [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+  lowest().expires_after(server_.config().body_timeout);
+  http::async_write(stream_, *response_, [self = this->shared_from_this()](beast::error_code ec, std::size_t bytes) {
     self->on_write(ec, bytes);
   });
 }
 
-void HttpSession::on_write(beast::error_code ec, std::size_t bytes) {
+template <class Stream>
+void BasicHttpSession<Stream>::on_write(beast::error_code ec, std::size_t bytes) {
   log_access(response_ ? response_->result_int() : 0, bytes);
   if (response_ && !response_->keep_alive()) close_after_write_ = true;
   response_.reset();
@@ -405,7 +456,8 @@ void HttpSession::on_write(beast::error_code ec, std::size_t bytes) {
 }
 
 // The answer is out: next request on this connection, or close.
-void HttpSession::request_done() {
+template <class Stream>
+void BasicHttpSession<Stream>::request_done() {
   in_flight_ = false;
   client_gone_.reset();
   if (close_after_write_ || server_.shutting_down()) {
@@ -418,20 +470,28 @@ void HttpSession::request_done() {
 
 // Half-close, then read and discard what the client still sends for a moment, so that it
 // reads the answer rather than a reset.
-void HttpSession::close_gracefully() {
+template <class Stream>
+void BasicHttpSession<Stream>::close_gracefully() {
+  if constexpr (kTls) {
+    // TLS: send close_notify (bounded by the drain time), then close.
+    lowest().expires_after(kDrainTime);
+    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->force_close(); });
+    return;
+  }
   beast::error_code ec;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  lowest().socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
   if (ec) {
     force_close();
     return;
   }
-  stream_.expires_after(kDrainTime);
+  lowest().expires_after(kDrainTime);
   drain(0);
 }
 
-void HttpSession::drain(std::size_t drained) {
+template <class Stream>
+void BasicHttpSession<Stream>::drain(std::size_t drained) {
   stream_.async_read_some(net::buffer(drain_buffer_),
-                          [self = shared_from_this(), drained](beast::error_code ec, std::size_t n) {
+                          [self = this->shared_from_this(), drained](beast::error_code ec, std::size_t n) {
                             if (ec || self->closed_ || drained + n > kDrainLimit) {
                               self->force_close();
                               return;
@@ -440,12 +500,16 @@ void HttpSession::drain(std::size_t drained) {
                           });
 }
 
-void HttpSession::log_access(unsigned status, std::size_t bytes) const {
+template <class Stream>
+void BasicHttpSession<Stream>::log_access(unsigned status, std::size_t bytes) const {
   const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
   if (const auto& observe = server_.request_observer()) observe(route_ != nullptr ? route_->path : "other", status, ms / 1000);
   server_.log().info("{} \"{} {}\" {} {} {:.1f}ms token={}", context_.remote, method_.empty() ? "-" : method_,
                      context_.path.empty() ? "-" : context_.path, status, bytes, ms,
                      context_.token_label.empty() ? "-" : context_.token_label);
 }
+
+template class BasicHttpSession<beast::tcp_stream>;
+template class BasicHttpSession<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace earshot::server

@@ -6,12 +6,14 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "server/router.h"
 
@@ -19,23 +21,42 @@ namespace earshot::server {
 
 class HttpServer;
 
+// What the server's registry of open connections needs of a session, whatever its stream.
+class Session {
+ public:
+  virtual ~Session() = default;
+  virtual void start() = 0;
+  // Called on shutdown: closes the connection unless a request is in flight.
+  virtual void close_if_idle() = 0;
+  // Closes the connection whatever it is doing (from any thread).
+  virtual void close_now() = 0;
+};
+
+template <class S>
+class SessionExchange;
+
 // One client connection: reads requests one after another (keep-alive), checks size, route
 // and token before the body is read, hands complete requests to their route and writes the
 // answers. Each phase has its own deadline (header, body, idle).
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+// `Stream` is beast::tcp_stream (plain HTTP) or beast::ssl_stream<beast::tcp_stream> (TLS).
+template <class Stream>
+class BasicHttpSession final : public Session, public std::enable_shared_from_this<BasicHttpSession<Stream>> {
  public:
+  template <class S>
   friend class SessionExchange;
-  HttpSession(boost::asio::ip::tcp::socket&& socket, HttpServer& server);
-  ~HttpSession();
+  // `tls` is the server's TLS context for TLS sessions, nullptr for plain ones.
+  BasicHttpSession(boost::asio::ip::tcp::socket&& socket, HttpServer& server, boost::asio::ssl::context* tls);
+  ~BasicHttpSession() override;
 
-  void start();
-  // Called on shutdown: closes the connection unless a request is in flight.
-  void close_if_idle();
-  // Closes the connection whatever it is doing. Call on executor().
-  void force_close();
-  boost::asio::any_io_executor executor() { return stream_.get_executor(); }
+  void start() override;
+  void close_if_idle() override;
+  void close_now() override;
 
  private:
+  static constexpr bool kTls = !std::is_same_v<Stream, boost::beast::tcp_stream>;
+  boost::beast::tcp_stream& lowest() { return boost::beast::get_lowest_layer(stream_); }
+  // Closes the connection whatever it is doing. Call on the stream's executor.
+  void force_close();
   void wait_for_request();
   void read_header();
   void on_header(boost::beast::error_code ec);
@@ -58,7 +79,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void drain(std::size_t drained);
   void log_access(unsigned status, std::size_t bytes) const;
 
-  boost::beast::tcp_stream stream_;
+  Stream stream_;
   HttpServer& server_;
   boost::beast::flat_buffer buffer_;
   std::array<char, 4096> drain_buffer_{};
@@ -83,5 +104,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool close_after_write_ = false;
   bool closed_ = false;
 };
+
+using PlainHttpSession = BasicHttpSession<boost::beast::tcp_stream>;
+using TlsHttpSession = BasicHttpSession<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
 
 }  // namespace earshot::server

@@ -67,6 +67,48 @@ TEST(ServerOptions, MetricsOnASeparateListenerWithoutToken) {
   EXPECT_EQ(http_request(metrics_port, "GET", "/ping", {{"Authorization", "Token t"}}).status, 404);
 }
 
+TEST(ServerOptions, TlsWithACertificateMadeAtTestTime) {
+  const auto dir = binary_dir() / "test-tmp" / "tls";
+  std::filesystem::create_directories(dir);
+  const auto cert = dir / "cert.pem";
+  const auto key = dir / "key.pem";
+  auto [code, out] = run_command("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
+                                 "subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+                                 key.string() + " -out " + cert.string());
+  ASSERT_EQ(code, 0) << out;
+  ServerProcess server(R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["token1"],
+                           "tls":{"certificate":")" + cert.string() + R"(","private_key":")" + key.string() +
+                       R"("}}}})");
+  EXPECT_NE(server.log().find("listening on https://127.0.0.1:"), std::string::npos);
+  const std::string url = "https://127.0.0.1:" + std::to_string(server.port());
+  std::tie(code, out) =
+      run_command("curl -sS --cacert " + cert.string() + " -H 'Authorization: Token token1' " + url + "/ping");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out, R"({"text":"pong","status":"success"})");
+  // Keep-alive over TLS: two requests on one connection.
+  std::tie(code, out) = run_command("curl -sS --cacert " + cert.string() + " -H 'Authorization: Token token1' " +
+                                    url + "/ping " + url + "/health");
+  EXPECT_EQ(out, R"({"text":"pong","status":"success"}{"status":"ok"})");
+  std::tie(code, out) = run_command("curl -sS --cacert " + cert.string() + " " + url + "/ping");
+  EXPECT_NE(out.find("Missing authorization header"), std::string::npos) << out;
+  // Plain HTTP to the TLS port gets no answer, and the server goes on serving.
+  const auto plain = raw_exchange(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 3s);
+  EXPECT_EQ(plain.find("200"), std::string::npos);
+  std::tie(code, out) = run_command("curl -sS --cacert " + cert.string() + " " + url + "/health");
+  EXPECT_EQ(out, R"({"status":"ok"})");
+}
+
+TEST(ServerOptions, BadTlsFilesStopStartup) {
+  const auto dir = binary_dir() / "test-tmp" / "tls-bad";
+  std::filesystem::create_directories(dir);
+  const auto cfg = dir / "config.json";
+  std::ofstream(cfg) << R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["t"],
+                           "tls":{"certificate":"/nonexistent/cert.pem","private_key":"/nonexistent/key.pem"}}}})";
+  const auto [code, out] = run_command(earshot_binary().string() + " serve --config " + cfg.string());
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("/nonexistent/cert.pem"), std::string::npos) << out;
+}
+
 TEST(ServerOptions, CurlForEachRouteAndFormat) {
   const auto dir = binary_dir() / "test-tmp" / "curl";
   std::filesystem::create_directories(dir);

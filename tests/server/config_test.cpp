@@ -73,6 +73,17 @@ TEST(Config, ReadsExtensions) {
   EXPECT_EQ(c.log.format, LogFormat::kJson);
 }
 
+TEST(Config, TlsNeedsBothFiles) {
+  const auto c = parse_config(
+      R"({"server":{"http":{"allowed_tokens":["a"],"tls":{"certificate":"/c.pem","private_key":"/k.pem"}}}})", "x");
+  EXPECT_EQ(c.http.tls_certificate, "/c.pem");
+  EXPECT_EQ(c.http.tls_private_key, "/k.pem");
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"tls":{"certificate":"/c.pem"}}}})",
+               {"server.http.tls", "private_key"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"tls":{"certificate":"/c","private_key":"/k","ca":"x"}}}})",
+               {"server.http.tls.ca", "unknown key"});
+}
+
 TEST(Config, InvalidJsonNamesTheFile) { expect_error("{\"server\": ", {"invalid JSON"}); }
 
 TEST(Config, TopLevelMustBeAnObject) { expect_error("[1,2]", {"expected an object", "an array"}); }

@@ -72,14 +72,14 @@ ServerProcess::ServerProcess(const std::string& config_json, std::vector<std::st
   std::unique_lock lock(mutex_);
   // The port of the first "listening on http://<host>:<port>" line.
   auto listening_port = [this]() -> int {
-    const std::string marker = "listening on http://";
+    const std::string marker = "listening on http";  // http:// or https://
     const auto at = log_.find(marker);
     if (at == std::string::npos) return -1;
     // The URL ends at the line's end, or at the quote closing a JSON log message.
     const auto end = log_.find_first_of("\"\n", at);
     if (end == std::string::npos) return -1;
     const auto colon = log_.rfind(':', end);
-    if (colon == std::string::npos || colon < at + marker.size()) return -1;
+    if (colon == std::string::npos || colon < at + marker.size() + 3) return -1;
     return std::atoi(log_.substr(colon + 1, end - colon - 1).c_str());
   };
   const bool ok =
