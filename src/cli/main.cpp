@@ -1,8 +1,7 @@
 #include <unistd.h>
 
-#include <cstdlib>
-
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 
 #include "cli/commands.h"
 #include "earshot/version.h"

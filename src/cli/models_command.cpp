@@ -37,7 +37,8 @@ int download(const ModelsFlags& f) {
   const auto destination = dir / models::file_name_for(f.name);
   const auto* entry = models::find_in_catalog(f.name);
   if (entry == nullptr && f.base_url == models::kDefaultBaseUrl) {
-    std::cerr << "earshot: '" << f.name << "' is not an official model name; `earshot models list --available` lists them\n";
+    std::cerr << "earshot: '" << f.name
+              << "' is not an official model name; `earshot models list --available` lists them\n";
     return 2;
   }
   std::error_code ec;
@@ -55,14 +56,16 @@ int download(const ModelsFlags& f) {
   int last_percent = -1;
   if (tty) {
     o.on_progress = [&](std::uint64_t now, std::uint64_t total) {
-      const int percent = static_cast<int>(100.0 * static_cast<double>(now) / static_cast<double>(total));
+      const int percent =
+          static_cast<int>(100.0 * static_cast<double>(now) / static_cast<double>(total));
       if (percent == last_percent) return;
       last_percent = percent;
       const int width = 40;
       const int filled = percent * width / 100;
       std::fprintf(stderr, "\r%s [%.*s%*s] %3d%% %s / %s", f.name.c_str(), filled,
                    "========================================", width - filled, "", percent,
-                   human_bytes(static_cast<double>(now)).c_str(), human_bytes(static_cast<double>(total)).c_str());
+                   human_bytes(static_cast<double>(now)).c_str(),
+                   human_bytes(static_cast<double>(total)).c_str());
       std::fflush(stderr);
     };
   }
@@ -70,9 +73,10 @@ int download(const ModelsFlags& f) {
   try {
     const auto r = models::download_file(o);
     if (tty) std::fprintf(stderr, "\n");
-    std::cout << "saved " << destination.string() << " (" << human_bytes(static_cast<double>(r.bytes))
-              << (r.resumed ? ", resumed" : "")
-              << (r.verified_with.empty() ? ", not verified" : ", " + r.verified_with + " verified") << ")\n"
+    std::cout << "saved " << destination.string() << " ("
+              << human_bytes(static_cast<double>(r.bytes)) << (r.resumed ? ", resumed" : "")
+              << (r.verified_with.empty() ? ", not verified" : ", " + r.verified_with + " verified")
+              << ")\n"
               << "start the server with: earshot serve --model " << f.name << "\n";
     return 0;
   } catch (const models::DownloadError& e) {
@@ -92,11 +96,13 @@ int list(const ModelsFlags& f) {
   }
   const auto cached = models::list_cached(dir);
   if (cached.empty()) {
-    std::cout << "no models in " << dir.string() << "; get one with `earshot models download base.en`\n";
+    std::cout << "no models in " << dir.string()
+              << "; get one with `earshot models download base.en`\n";
     return 0;
   }
   for (const auto& m : cached) {
-    std::cout << m.name << "\t" << human_bytes(static_cast<double>(m.bytes)) << "\t" << m.path.string() << "\n";
+    std::cout << m.name << "\t" << human_bytes(static_cast<double>(m.bytes)) << "\t"
+              << m.path.string() << "\n";
   }
   return 0;
 }
@@ -108,12 +114,16 @@ void add_models_command(CLI::App& app, int& exit_code) {
   cmd->require_subcommand(1);
   auto flags = std::make_shared<ModelsFlags>();
 
-  auto* dl = cmd->add_subcommand("download", "Fetch an official model file into the model directory");
-  dl->add_option("name", flags->name, "Model name, e.g. base.en, small, large-v3-turbo")->required();
-  dl->add_option("--dir", flags->dir, "Model directory (default: $EARSHOT_MODEL_DIR or ~/.cache/earshot/models)");
+  auto* dl =
+      cmd->add_subcommand("download", "Fetch an official model file into the model directory");
+  dl->add_option("name", flags->name, "Model name, e.g. base.en, small, large-v3-turbo")
+      ->required();
+  dl->add_option("--dir", flags->dir,
+                 "Model directory (default: $EARSHOT_MODEL_DIR or ~/.cache/earshot/models)");
   dl->add_option("--base-url", flags->base_url, "Where the files are served from");
   dl->add_option("--sha256", flags->sha256, "Expected SHA-256 of the file (hex)");
-  dl->add_flag("--no-verify", flags->no_verify, "Accept a file without a checksum to verify it against");
+  dl->add_flag("--no-verify", flags->no_verify,
+               "Accept a file without a checksum to verify it against");
   dl->add_flag("--force", flags->force, "Download again even if the file is present");
   dl->callback([flags, &exit_code] { exit_code = download(*flags); });
 

@@ -2,8 +2,8 @@
 #include <optional>
 
 #include "cli/commands.h"
-#include "server/app.h"
 #include "models/catalog.h"
+#include "server/app.h"
 #include "server/config.h"
 #include "server/model_registry.h"
 
@@ -38,8 +38,9 @@ void apply_models(const std::vector<std::string>& args, server::EngineConfig& en
     }
     const auto path = models::resolve_model_path(target, dir);
     if (!path) {
-      throw server::ConfigError("--model " + arg + ": no such file, and no downloaded model of that name in " +
-                                dir.string() + "; get it with `earshot models download " + target + "`");
+      throw server::ConfigError(
+          "--model " + arg + ": no such file, and no downloaded model of that name in " +
+          dir.string() + "; get it with `earshot models download " + target + "`");
     }
     if (name.empty()) name = server::model_name_from_path(*path);
     std::erase_if(engine.models, [&](const server::ModelSpec& m) { return m.name == name; });
@@ -55,7 +56,8 @@ void apply(const ServeFlags& f, server::Config& c) {
   if (f.request_max_size) c.http.request_max_size = *f.request_max_size;
   if (f.max_connections) c.http.max_connections = *f.max_connections;
   if (f.log_level) c.log.level = *f.log_level;
-  if (f.log_format) c.log.format = *f.log_format == "json" ? server::LogFormat::kJson : server::LogFormat::kText;
+  if (f.log_format)
+    c.log.format = *f.log_format == "json" ? server::LogFormat::kJson : server::LogFormat::kText;
   if (f.workers) c.engine.workers = *f.workers;
   if (f.threads) c.engine.threads_per_worker = *f.threads;
   apply_models(f.models, c.engine);
@@ -66,19 +68,26 @@ void apply(const ServeFlags& f, server::Config& c) {
 void add_serve_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("serve", "Serve transcription over HTTP (token-authenticated)");
   auto flags = std::make_shared<ServeFlags>();
-  cmd->add_option("-c,--config", flags->config, "Config file (default: $EARSHOT_CONFIG, else ./config.json)");
+  cmd->add_option("-c,--config", flags->config,
+                  "Config file (default: $EARSHOT_CONFIG, else ./config.json)");
   cmd->add_option("--host", flags->host, "Address to bind, e.g. 0.0.0.0, ::, 127.0.0.1");
-  cmd->add_option("-p,--port", flags->port, "Port to listen on (0 = any free port)")->check(CLI::Range(0, 65535));
+  cmd->add_option("-p,--port", flags->port, "Port to listen on (0 = any free port)")
+      ->check(CLI::Range(0, 65535));
   cmd->add_option("--request-max-size", flags->request_max_size, "Largest request body in bytes")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--max-connections", flags->max_connections, "Most open connections")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-connections", flags->max_connections, "Most open connections")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--log-level", flags->log_level, "trace|debug|info|warn|error|critical|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  cmd->add_option("--log-format", flags->log_format, "text|json")->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--log-format", flags->log_format, "text|json")
+      ->check(CLI::IsMember({"text", "json"}));
   cmd->add_option("-m,--model", flags->models,
-                  "[NAME=]PATH of a ggml model, or the name of a downloaded one (repeatable; the first is the default)");
-  cmd->add_option("--workers", flags->workers, "Transcriptions run at once")->check(CLI::Range(1, 256));
-  cmd->add_option("--threads", flags->threads, "Engine threads per transcription (0 = cores / workers)")
+                  "[NAME=]PATH of a ggml model, or the name of a downloaded one (repeatable; the "
+                  "first is the default)");
+  cmd->add_option("--workers", flags->workers, "Transcriptions run at once")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", flags->threads,
+                  "Engine threads per transcription (0 = cores / workers)")
       ->check(CLI::Range(0, 1024));
   cmd->callback([flags, &exit_code] {
     server::Config config;

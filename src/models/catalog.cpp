@@ -48,7 +48,9 @@ const CatalogEntry* find_in_catalog(std::string_view name) {
   return it == c.end() ? nullptr : &*it;
 }
 
-std::string file_name_for(std::string_view name) { return "ggml-" + std::string(name) + ".bin"; }
+std::string file_name_for(std::string_view name) {
+  return "ggml-" + std::string(name) + ".bin";
+}
 
 std::filesystem::path cache_dir(const std::filesystem::path& configured) {
   if (!configured.empty()) return configured;
@@ -57,13 +59,15 @@ std::filesystem::path cache_dir(const std::filesystem::path& configured) {
     return std::filesystem::path(x) / "earshot" / "models";
   }
   const char* home = std::getenv("HOME");
-  return std::filesystem::path(home != nullptr && *home != '\0' ? home : ".") / ".cache" / "earshot" / "models";
+  return std::filesystem::path(home != nullptr && *home != '\0' ? home : ".") / ".cache" /
+         "earshot" / "models";
 }
 
 std::optional<std::filesystem::path> resolve_model_path(const std::string& name_or_path,
                                                         const std::filesystem::path& dir) {
   std::error_code ec;
-  if (std::filesystem::is_regular_file(name_or_path, ec)) return std::filesystem::path(name_or_path);
+  if (std::filesystem::is_regular_file(name_or_path, ec))
+    return std::filesystem::path(name_or_path);
   // A bare name: look for the downloaded file.
   if (name_or_path.find('/') == std::string::npos) {
     const auto p = dir / file_name_for(name_or_path);
@@ -80,7 +84,8 @@ std::vector<CachedModel> list_cached(const std::filesystem::path& dir) {
     if (!e.is_regular_file(ec) || !f.starts_with("ggml-") || !f.ends_with(".bin")) continue;
     out.push_back({f.substr(5, f.size() - 9), e.path(), e.file_size(ec)});
   }
-  std::sort(out.begin(), out.end(), [](const CachedModel& a, const CachedModel& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(),
+            [](const CachedModel& a, const CachedModel& b) { return a.name < b.name; });
   return out;
 }
 

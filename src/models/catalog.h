@@ -11,12 +11,13 @@
 
 namespace earshot::models {
 
-inline constexpr std::string_view kDefaultBaseUrl = "https://huggingface.co/ggerganov/whisper.cpp/resolve/main";
+inline constexpr std::string_view kDefaultBaseUrl =
+    "https://huggingface.co/ggerganov/whisper.cpp/resolve/main";
 
 struct CatalogEntry {
-  std::string_view name;   // "base.en"
-  std::string_view sha1;   // published SHA-1 of the file; empty when none is published
-  std::string_view size;   // size on disk as published with the SHA-1; empty when unknown
+  std::string_view name;  // "base.en"
+  std::string_view sha1;  // published SHA-1 of the file; empty when none is published
+  std::string_view size;  // size on disk as published with the SHA-1; empty when unknown
 };
 
 // Every official model name (sizes, .en variants, quantized variants).

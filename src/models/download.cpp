@@ -59,7 +59,9 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   const auto colon = line.find(':');
   if (colon != std::string::npos && lower(line.substr(0, colon)) == "x-linked-etag") {
     std::string v = line.substr(colon + 1);
-    v.erase(std::remove_if(v.begin(), v.end(), [](char c) { return c == '"' || std::isspace(static_cast<unsigned char>(c)); }),
+    v.erase(std::remove_if(
+                v.begin(), v.end(),
+                [](char c) { return c == '"' || std::isspace(static_cast<unsigned char>(c)); }),
             v.end());
     t->linked_etag = lower(v);
   }
@@ -95,20 +97,27 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
 int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
   if (t->options->on_progress && total > 0) {
-    t->options->on_progress(t->offset + static_cast<std::uint64_t>(now), t->offset + static_cast<std::uint64_t>(total));
+    t->options->on_progress(t->offset + static_cast<std::uint64_t>(now),
+                            t->offset + static_cast<std::uint64_t>(total));
   }
   return 0;
 }
 
 }  // namespace
 
-std::string file_sha1(const std::filesystem::path& path) { return file_digest(path, EVP_sha1()); }
-std::string file_sha256(const std::filesystem::path& path) { return file_digest(path, EVP_sha256()); }
+std::string file_sha1(const std::filesystem::path& path) {
+  return file_digest(path, EVP_sha1());
+}
+std::string file_sha256(const std::filesystem::path& path) {
+  return file_digest(path, EVP_sha256());
+}
 
 DownloadResult download_file(const DownloadOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.destination.parent_path(), ec);
-  if (ec) throw DownloadError("cannot create " + options.destination.parent_path().string() + ": " + ec.message());
+  if (ec)
+    throw DownloadError("cannot create " + options.destination.parent_path().string() + ": " +
+                        ec.message());
   const auto part = std::filesystem::path(options.destination.string() + ".part");
 
   Transfer t;
@@ -140,7 +149,8 @@ DownloadResult download_file(const DownloadOptions& options) {
 
   // The status is needed in on_body before any byte is written.
   curl_easy_setopt(
-      curl.get(), CURLOPT_HEADERFUNCTION, +[](char* data, std::size_t size, std::size_t n, void* user) -> std::size_t {
+      curl.get(), CURLOPT_HEADERFUNCTION,
+      +[](char* data, std::size_t size, std::size_t n, void* user) -> std::size_t {
         auto* tr = static_cast<Transfer*>(user);
         const std::string line(data, size * n);
         if (line.rfind("HTTP/", 0) == 0) {
@@ -158,9 +168,12 @@ DownloadResult download_file(const DownloadOptions& options) {
   if (rc == CURLE_HTTP_RETURNED_ERROR && status == 416 && t.offset > 0) {
     // The .part file is already whole (the server has nothing past its end): verify it.
   } else if (rc != CURLE_OK) {
-    const std::string why = !t.error.empty() ? t.error : (curl_error[0] != '\0' ? curl_error : curl_easy_strerror(rc));
+    const std::string why =
+        !t.error.empty() ? t.error : (curl_error[0] != '\0' ? curl_error : curl_easy_strerror(rc));
     throw DownloadError("download of " + options.url + " failed: " + why +
-                        (std::filesystem::exists(part, ec) ? " (partial file kept; run the command again to resume)" : ""));
+                        (std::filesystem::exists(part, ec)
+                             ? " (partial file kept; run the command again to resume)"
+                             : ""));
   }
 
   DownloadResult result;
@@ -174,25 +187,28 @@ DownloadResult download_file(const DownloadOptions& options) {
     const auto got = file_sha1(part);
     if (got != lower(options.expected_sha1)) {
       std::filesystem::remove(part, ec);
-      throw DownloadError("checksum mismatch for " + options.url + ": SHA-1 " + got + ", expected " +
-                          lower(options.expected_sha1) + " (the file was deleted)");
+      throw DownloadError("checksum mismatch for " + options.url + ": SHA-1 " + got +
+                          ", expected " + lower(options.expected_sha1) + " (the file was deleted)");
     }
     result.verified_with = "sha1";
   } else if (!sha256.empty()) {
     const auto got = file_sha256(part);
     if (got != sha256) {
       std::filesystem::remove(part, ec);
-      throw DownloadError("checksum mismatch for " + options.url + ": SHA-256 " + got + ", expected " + sha256 +
-                          " (the file was deleted)");
+      throw DownloadError("checksum mismatch for " + options.url + ": SHA-256 " + got +
+                          ", expected " + sha256 + " (the file was deleted)");
     }
     result.verified_with = "sha256";
   } else if (options.require_checksum) {
     std::filesystem::remove(part, ec);
-    throw DownloadError("no published checksum for " + options.url +
-                        "; pass --sha256 to verify it yourself or --no-verify to accept it unverified");
+    throw DownloadError(
+        "no published checksum for " + options.url +
+        "; pass --sha256 to verify it yourself or --no-verify to accept it unverified");
   }
   std::filesystem::rename(part, options.destination, ec);
-  if (ec) throw DownloadError("cannot move the download into " + options.destination.string() + ": " + ec.message());
+  if (ec)
+    throw DownloadError("cannot move the download into " + options.destination.string() + ": " +
+                        ec.message());
   return result;
 }
 

@@ -13,19 +13,19 @@
 namespace earshot::models {
 
 struct DownloadOptions {
-  std::string url;                   // the file's URL
+  std::string url;                    // the file's URL
   std::filesystem::path destination;  // final path
-  std::string expected_sha1;         // hex; checked when non-empty
-  std::string expected_sha256;       // hex; checked when non-empty (else the server's X-Linked-Etag)
-  bool require_checksum = true;      // refuse a file no checksum can be found for
+  std::string expected_sha1;          // hex; checked when non-empty
+  std::string expected_sha256;   // hex; checked when non-empty (else the server's X-Linked-Etag)
+  bool require_checksum = true;  // refuse a file no checksum can be found for
   // Called with (bytes so far, total bytes or 0 when unknown).
   std::function<void(std::uint64_t, std::uint64_t)> on_progress;
 };
 
 struct DownloadResult {
   std::uint64_t bytes = 0;
-  bool resumed = false;          // continued from an existing .part file
-  std::string verified_with;     // "sha1", "sha256" or "" (no checksum available)
+  bool resumed = false;       // continued from an existing .part file
+  std::string verified_with;  // "sha1", "sha256" or "" (no checksum available)
 };
 
 class DownloadError : public std::runtime_error {

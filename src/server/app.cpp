@@ -1,11 +1,10 @@
 #include "server/app.h"
 
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <thread>
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
-
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "server/basic_routes.h"
 #include "server/http_server.h"
@@ -31,8 +30,10 @@ std::string url_for(const tcp::endpoint& ep, bool tls) {
 void reload_tokens(HttpServer& server, const std::filesystem::path& source, spdlog::logger& log) {
   try {
     const auto fresh = load_config(source);
-    server.set_auth(std::make_shared<TokenAuth>(fresh.http.allowed_tokens, fresh.http.auth_schemes));
-    log.info("SIGHUP: reloaded {} token(s) from {}", fresh.http.allowed_tokens.size(), source.string());
+    server.set_auth(
+        std::make_shared<TokenAuth>(fresh.http.allowed_tokens, fresh.http.auth_schemes));
+    log.info("SIGHUP: reloaded {} token(s) from {}", fresh.http.allowed_tokens.size(),
+             source.string());
   } catch (const std::exception& e) {
     log.error("SIGHUP: kept the current tokens; the new config is rejected: {}", e.what());
   }
@@ -43,10 +44,12 @@ void add_metrics_route(Router& router, Metrics& metrics, JobQueue& jobs, bool au
               .methods = {http::verb::get},
               .authenticated = authenticated,
               .error_style = ErrorStyle::kOriginal,
-              .handler = [&metrics, &jobs](Request& req, const RequestContext&, std::shared_ptr<Exchange> ex) {
+              .handler = [&metrics, &jobs](Request& req, const RequestContext&,
+                                           std::shared_ptr<Exchange> ex) {
                 Response res{http::status::ok, req.version()};
                 res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-                res.body() = metrics.render({.queue_depth = jobs.queued(), .jobs_running = jobs.running()});
+                res.body() =
+                    metrics.render({.queue_depth = jobs.queued(), .jobs_running = jobs.running()});
                 res.keep_alive(req.keep_alive());
                 res.prepare_payload();
                 ex->respond(std::move(res));
@@ -69,7 +72,8 @@ int serve(const Config& config) {
   auto log = make_logger(config.log);
   Metrics metrics;
   Watchdog watchdog;
-  ModelRegistry models(config.engine.models, config.engine.default_model, config.engine.model_idle_ttl, log);
+  ModelRegistry models(config.engine.models, config.engine.default_model,
+                       config.engine.model_idle_ttl, log);
   JobQueue jobs({.workers = config.engine.workers,
                  .max_queued = config.engine.max_queued_jobs,
                  .max_jobs_per_token = config.engine.max_jobs_per_token});
@@ -92,9 +96,13 @@ int serve(const Config& config) {
       case ModelRegistry::State::kUnloaded:  // loads on first use
         return {};
       case ModelRegistry::State::kLoading:
-        return {.ready = false, .status = "loading", .detail = "model " + models.default_name() + " is loading"};
+        return {.ready = false,
+                .status = "loading",
+                .detail = "model " + models.default_name() + " is loading"};
       case ModelRegistry::State::kFailed:
-        return {.ready = false, .status = "error", .detail = "model " + models.default_name() + " failed to load"};
+        return {.ready = false,
+                .status = "error",
+                .detail = "model " + models.default_name() + " failed to load"};
     }
     return {};
   });
@@ -106,13 +114,16 @@ int serve(const Config& config) {
   auto auth = std::make_shared<TokenAuth>(config.http.allowed_tokens, config.http.auth_schemes);
   for (const auto& t : config.http.allowed_tokens) {
     if (t.plaintext == "token1") {
-      log->warn("{} is the example token of the shipped config; replace it before exposing this server", t.label);
+      log->warn(
+          "{} is the example token of the shipped config; replace it before exposing this server",
+          t.label);
     }
   }
   HttpServer server(config.http, std::move(router), auth, log);
-  server.set_request_observer([&metrics](const std::string& route, unsigned status, double seconds) {
-    metrics.record_request(route, status, seconds);
-  });
+  server.set_request_observer(
+      [&metrics](const std::string& route, unsigned status, double seconds) {
+        metrics.record_request(route, status, seconds);
+      });
 
   // /metrics on its own listener, without a token (for a scraper on a private network).
   std::unique_ptr<HttpServer> metrics_server;
@@ -160,9 +171,11 @@ int serve(const Config& config) {
   net::steady_timer unload_timer(server.io_context());
   schedule_idle_unload(unload_timer, models);
 
-  for (const auto& ep : server.endpoints()) log->info("earshot listening on {}", url_for(ep, !config.http.tls_certificate.empty()));
+  for (const auto& ep : server.endpoints())
+    log->info("earshot listening on {}", url_for(ep, !config.http.tls_certificate.empty()));
   if (metrics_server) {
-    for (const auto& ep : metrics_server->endpoints()) log->info("metrics on {}/metrics", url_for(ep, false));
+    for (const auto& ep : metrics_server->endpoints())
+      log->info("metrics on {}/metrics", url_for(ep, false));
   }
   std::string schemes;
   for (const auto& x : config.http.auth_schemes) schemes += (schemes.empty() ? "" : ", ") + x;
@@ -170,13 +183,17 @@ int serve(const Config& config) {
   std::thread preload;
   if (models.empty()) {
     log->warn(
-        "no model configured: get one with `earshot models download base.en`, then `earshot serve --model base.en`");
+        "no model configured: get one with `earshot models download base.en`, then `earshot serve "
+        "--model base.en`");
   } else {
-    log->info("models: {} (default {})", [&] {
-      std::string s;
-      for (const auto& n : models.names()) s += (s.empty() ? "" : ", ") + n;
-      return s;
-    }(), models.default_name());
+    log->info(
+        "models: {} (default {})",
+        [&] {
+          std::string s;
+          for (const auto& n : models.names()) s += (s.empty() ? "" : ", ") + n;
+          return s;
+        }(),
+        models.default_name());
     if (config.engine.preload_default) {
       preload = std::thread([&models] {
         try {

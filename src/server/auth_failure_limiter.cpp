@@ -12,7 +12,8 @@ constexpr std::size_t kPruneAbove = 4096;
 AuthFailureLimiter::AuthFailureLimiter(std::size_t max_failures, std::chrono::milliseconds window)
     : max_failures_(max_failures), window_(window) {}
 
-std::optional<std::chrono::seconds> AuthFailureLimiter::blocked(const std::string& address, Clock::time_point now) {
+std::optional<std::chrono::seconds> AuthFailureLimiter::blocked(const std::string& address,
+                                                                Clock::time_point now) {
   if (max_failures_ == 0) return std::nullopt;
   std::lock_guard lock(mutex_);
   auto it = windows_.find(address);

@@ -21,7 +21,8 @@ class AuthFailureLimiter {
   AuthFailureLimiter(std::size_t max_failures, std::chrono::milliseconds window);
 
   // How long the address must wait, or nullopt when it may try.
-  std::optional<std::chrono::seconds> blocked(const std::string& address, Clock::time_point now = Clock::now());
+  std::optional<std::chrono::seconds> blocked(const std::string& address,
+                                              Clock::time_point now = Clock::now());
   void record_failure(const std::string& address, Clock::time_point now = Clock::now());
 
   std::size_t tracked() const;

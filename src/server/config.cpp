@@ -5,10 +5,9 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 namespace earshot::server {
 namespace {
@@ -39,7 +38,8 @@ class Reader {
   }
 
   // Refuses keys the project does not know: a typo must not silently keep a default.
-  void only_keys(const json& obj, const std::string& key, const std::set<std::string>& known) const {
+  void only_keys(const json& obj, const std::string& key,
+                 const std::set<std::string>& known) const {
     for (const auto& [name, value] : obj.items()) {
       if (!known.contains(name)) {
         std::string list;
@@ -60,7 +60,8 @@ class Reader {
 
   std::uint64_t unsigned_int(const json& v, const std::string& key, std::uint64_t min,
                              std::uint64_t max) const {
-    if (!(v.is_number_integer() || v.is_number_unsigned()) || (v.is_number_integer() && v.get<std::int64_t>() < 0)) {
+    if (!(v.is_number_integer() || v.is_number_unsigned()) ||
+        (v.is_number_integer() && v.get<std::int64_t>() < 0)) {
       fail(key, std::string("expected a non-negative integer, found ") + type_name(v));
     }
     auto n = v.get<std::uint64_t>();
@@ -73,10 +74,12 @@ class Reader {
 
   // Durations are given in seconds (integer or fractional).
   std::chrono::milliseconds seconds(const json& v, const std::string& key, double max_s) const {
-    if (!v.is_number()) fail(key, std::string("expected a number of seconds, found ") + type_name(v));
+    if (!v.is_number())
+      fail(key, std::string("expected a number of seconds, found ") + type_name(v));
     double s = v.get<double>();
     if (!(s > 0) || s > max_s) {
-      fail(key, "expected seconds greater than 0 and at most " + std::to_string(static_cast<int>(max_s)));
+      fail(key, "expected seconds greater than 0 and at most " +
+                    std::to_string(static_cast<int>(max_s)));
     }
     return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
   }
@@ -93,7 +96,8 @@ TokenEntry parse_token(const Reader& r, const json& v, const std::string& key, s
   TokenEntry entry;
   entry.label = "token-" + std::to_string(index + 1);
   auto set_digest = [&](std::string hex, const std::string& where) {
-    std::transform(hex.begin(), hex.end(), hex.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(hex.begin(), hex.end(), hex.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     if (hex.size() != 64 || !is_lower_hex(hex)) {
       r.fail(where, "expected a SHA-256 digest of 64 hexadecimal digits");
     }
@@ -119,14 +123,17 @@ TokenEntry parse_token(const Reader& r, const json& v, const std::string& key, s
       set_digest(hex, key + ".sha256");
     }
   } else {
-    r.fail(key, std::string("expected a token string or an object {\"label\", \"token\"|\"sha256\"}, found ") +
-                    Reader::type_name(v));
+    r.fail(key,
+           std::string(
+               "expected a token string or an object {\"label\", \"token\"|\"sha256\"}, found ") +
+               Reader::type_name(v));
   }
   if (entry.sha256_hex.empty()) {
     if (entry.plaintext.empty()) r.fail(key, "expected a non-empty token");
     // A token must survive the "<scheme> <token>" header format.
     for (unsigned char c : entry.plaintext) {
-      if (c <= 0x20 || c == 0x7f) r.fail(key, "a token cannot contain spaces or control characters");
+      if (c <= 0x20 || c == 0x7f)
+        r.fail(key, "a token cannot contain spaces or control characters");
     }
   }
   if (entry.label.empty()) r.fail(key + ".label", "expected a non-empty label");
@@ -136,25 +143,30 @@ TokenEntry parse_token(const Reader& r, const json& v, const std::string& key, s
 void parse_http(const Reader& r, const json& http, HttpConfig& out) {
   const std::string k = "server.http";
   r.expect_object(http, k);
-  r.only_keys(http, k,
-              {"host", "port", "request_max_size", "allowed_tokens", "auth_schemes", "header_timeout",
-               "body_timeout", "idle_timeout", "shutdown_grace", "max_connections", "max_header_size",
-               "io_threads", "auth_failure_limit", "auth_failure_window", "tls"});
+  r.only_keys(
+      http, k,
+      {"host", "port", "request_max_size", "allowed_tokens", "auth_schemes", "header_timeout",
+       "body_timeout", "idle_timeout", "shutdown_grace", "max_connections", "max_header_size",
+       "io_threads", "auth_failure_limit", "auth_failure_window", "tls"});
   if (http.contains("host")) {
     out.host = r.string(http["host"], k + ".host");
-    if (out.host.empty()) r.fail(k + ".host", "expected a host address such as \"0.0.0.0\" or \"::\"");
+    if (out.host.empty())
+      r.fail(k + ".host", "expected a host address such as \"0.0.0.0\" or \"::\"");
   }
-  if (http.contains("port")) out.port = static_cast<std::uint16_t>(r.unsigned_int(http["port"], k + ".port", 0, 65535));
+  if (http.contains("port"))
+    out.port = static_cast<std::uint16_t>(r.unsigned_int(http["port"], k + ".port", 0, 65535));
   if (http.contains("request_max_size")) {
     out.request_max_size = r.unsigned_int(http["request_max_size"], k + ".request_max_size", 1,
                                           std::uint64_t{1} << 40);
   }
   if (!http.contains("allowed_tokens")) {
-    r.fail(k + ".allowed_tokens", "missing: at least one token is required (authentication is never off)");
+    r.fail(k + ".allowed_tokens",
+           "missing: at least one token is required (authentication is never off)");
   }
   const auto& tokens = http["allowed_tokens"];
   if (!tokens.is_array()) {
-    r.fail(k + ".allowed_tokens", std::string("expected an array of tokens, found ") + Reader::type_name(tokens));
+    r.fail(k + ".allowed_tokens",
+           std::string("expected an array of tokens, found ") + Reader::type_name(tokens));
   }
   if (tokens.empty()) {
     r.fail(k + ".allowed_tokens", "expected at least one token (authentication is never off)");
@@ -163,33 +175,42 @@ void parse_http(const Reader& r, const json& http, HttpConfig& out) {
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     auto entry = parse_token(r, tokens[i], k + ".allowed_tokens[" + std::to_string(i) + "]", i);
     if (!labels.insert(entry.label).second) {
-      r.fail(k + ".allowed_tokens[" + std::to_string(i) + "].label", "duplicate label '" + entry.label + "'");
+      r.fail(k + ".allowed_tokens[" + std::to_string(i) + "].label",
+             "duplicate label '" + entry.label + "'");
     }
     out.allowed_tokens.push_back(std::move(entry));
   }
   if (http.contains("auth_schemes")) {
     const auto& schemes = http["auth_schemes"];
     if (!schemes.is_array() || schemes.empty()) {
-      r.fail(k + ".auth_schemes", "expected a non-empty array of scheme names such as [\"Token\", \"Bearer\"]");
+      r.fail(k + ".auth_schemes",
+             "expected a non-empty array of scheme names such as [\"Token\", \"Bearer\"]");
     }
     out.auth_schemes.clear();
     for (std::size_t i = 0; i < schemes.size(); ++i) {
       auto name = r.string(schemes[i], k + ".auth_schemes[" + std::to_string(i) + "]");
       if (name.empty() || name.find(' ') != std::string::npos) {
-        r.fail(k + ".auth_schemes[" + std::to_string(i) + "]", "expected a scheme name without spaces");
+        r.fail(k + ".auth_schemes[" + std::to_string(i) + "]",
+               "expected a scheme name without spaces");
       }
       out.auth_schemes.push_back(std::move(name));
     }
   }
-  if (http.contains("header_timeout")) out.header_timeout = r.seconds(http["header_timeout"], k + ".header_timeout", 3600);
-  if (http.contains("body_timeout")) out.body_timeout = r.seconds(http["body_timeout"], k + ".body_timeout", 86400);
-  if (http.contains("idle_timeout")) out.idle_timeout = r.seconds(http["idle_timeout"], k + ".idle_timeout", 86400);
-  if (http.contains("shutdown_grace")) out.shutdown_grace = r.seconds(http["shutdown_grace"], k + ".shutdown_grace", 86400);
+  if (http.contains("header_timeout"))
+    out.header_timeout = r.seconds(http["header_timeout"], k + ".header_timeout", 3600);
+  if (http.contains("body_timeout"))
+    out.body_timeout = r.seconds(http["body_timeout"], k + ".body_timeout", 86400);
+  if (http.contains("idle_timeout"))
+    out.idle_timeout = r.seconds(http["idle_timeout"], k + ".idle_timeout", 86400);
+  if (http.contains("shutdown_grace"))
+    out.shutdown_grace = r.seconds(http["shutdown_grace"], k + ".shutdown_grace", 86400);
   if (http.contains("max_connections")) {
-    out.max_connections = r.unsigned_int(http["max_connections"], k + ".max_connections", 1, 1000000);
+    out.max_connections =
+        r.unsigned_int(http["max_connections"], k + ".max_connections", 1, 1000000);
   }
   if (http.contains("max_header_size")) {
-    out.max_header_size = r.unsigned_int(http["max_header_size"], k + ".max_header_size", 1024, 1 << 20);
+    out.max_header_size =
+        r.unsigned_int(http["max_header_size"], k + ".max_header_size", 1024, 1 << 20);
   }
   if (http.contains("tls")) {
     const auto& tls = http["tls"];
@@ -202,10 +223,12 @@ void parse_http(const Reader& r, const json& http, HttpConfig& out) {
     out.tls_private_key = r.string(tls["private_key"], k + ".tls.private_key");
   }
   if (http.contains("auth_failure_limit")) {
-    out.auth_failure_limit = r.unsigned_int(http["auth_failure_limit"], k + ".auth_failure_limit", 0, 1000000);
+    out.auth_failure_limit =
+        r.unsigned_int(http["auth_failure_limit"], k + ".auth_failure_limit", 0, 1000000);
   }
   if (http.contains("auth_failure_window")) {
-    out.auth_failure_window = r.seconds(http["auth_failure_window"], k + ".auth_failure_window", 86400);
+    out.auth_failure_window =
+        r.seconds(http["auth_failure_window"], k + ".auth_failure_window", 86400);
   }
   if (http.contains("io_threads")) {
     out.io_threads = static_cast<int>(r.unsigned_int(http["io_threads"], k + ".io_threads", 1, 64));
@@ -218,7 +241,8 @@ void parse_log(const Reader& r, const json& log, LogConfig& out) {
   r.only_keys(log, k, {"level", "format"});
   if (log.contains("level")) {
     out.level = r.string(log["level"], k + ".level");
-    static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    static const std::set<std::string> levels = {"trace", "debug",    "info", "warn",
+                                                 "error", "critical", "off"};
     if (!levels.contains(out.level)) {
       r.fail(k + ".level", "expected one of trace, debug, info, warn, error, critical, off");
     }
@@ -244,14 +268,16 @@ void parse_metrics(const Reader& r, const json& m, MetricsConfig& out) {
     out.enabled = m["enabled"].get<bool>();
   }
   if (m.contains("host")) out.host = r.string(m["host"], k + ".host");
-  if (m.contains("port")) out.port = static_cast<std::uint16_t>(r.unsigned_int(m["port"], k + ".port", 0, 65535));
+  if (m.contains("port"))
+    out.port = static_cast<std::uint16_t>(r.unsigned_int(m["port"], k + ".port", 0, 65535));
 }
 
 void parse_models(const Reader& r, const json& models, EngineConfig& out) {
   r.expect_object(models, "models");
   for (const auto& [name, path] : models.items()) {
     const auto key = "models." + name;
-    if (name.empty() || name.size() > 128) r.fail(key, "expected a model name of 1 to 128 characters");
+    if (name.empty() || name.size() > 128)
+      r.fail(key, "expected a model name of 1 to 128 characters");
     auto p = r.string(path, key);
     if (p.empty()) r.fail(key, "expected the path of a ggml model file");
     out.models.push_back({name, p});
@@ -261,17 +287,22 @@ void parse_models(const Reader& r, const json& models, EngineConfig& out) {
 void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
   const std::string k = "engine";
   r.expect_object(e, k);
-  r.only_keys(e, k,
-              {"default_model", "workers", "threads_per_worker", "max_queued_jobs", "max_jobs_per_token",
-               "max_audio_seconds", "request_timeout", "model_idle_ttl", "preload_default", "model_dir"});
-  if (e.contains("default_model")) out.default_model = r.string(e["default_model"], k + ".default_model");
+  r.only_keys(
+      e, k,
+      {"default_model", "workers", "threads_per_worker", "max_queued_jobs", "max_jobs_per_token",
+       "max_audio_seconds", "request_timeout", "model_idle_ttl", "preload_default", "model_dir"});
+  if (e.contains("default_model"))
+    out.default_model = r.string(e["default_model"], k + ".default_model");
   if (e.contains("workers")) out.workers = r.unsigned_int(e["workers"], k + ".workers", 1, 256);
   if (e.contains("threads_per_worker")) {
-    out.threads_per_worker = static_cast<int>(r.unsigned_int(e["threads_per_worker"], k + ".threads_per_worker", 0, 1024));
+    out.threads_per_worker = static_cast<int>(
+        r.unsigned_int(e["threads_per_worker"], k + ".threads_per_worker", 0, 1024));
   }
-  if (e.contains("max_queued_jobs")) out.max_queued_jobs = r.unsigned_int(e["max_queued_jobs"], k + ".max_queued_jobs", 0, 1000000);
+  if (e.contains("max_queued_jobs"))
+    out.max_queued_jobs = r.unsigned_int(e["max_queued_jobs"], k + ".max_queued_jobs", 0, 1000000);
   if (e.contains("max_jobs_per_token")) {
-    out.max_jobs_per_token = r.unsigned_int(e["max_jobs_per_token"], k + ".max_jobs_per_token", 0, 1000000);
+    out.max_jobs_per_token =
+        r.unsigned_int(e["max_jobs_per_token"], k + ".max_jobs_per_token", 0, 1000000);
   }
   if (e.contains("max_audio_seconds")) {
     if (!e["max_audio_seconds"].is_number() || e["max_audio_seconds"].get<double>() <= 0) {
@@ -279,7 +310,8 @@ void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
     }
     out.max_audio_seconds = e["max_audio_seconds"].get<double>();
   }
-  if (e.contains("request_timeout")) out.request_timeout = r.seconds(e["request_timeout"], k + ".request_timeout", 86400);
+  if (e.contains("request_timeout"))
+    out.request_timeout = r.seconds(e["request_timeout"], k + ".request_timeout", 86400);
   if (e.contains("model_idle_ttl")) {
     if (e["model_idle_ttl"].is_number() && e["model_idle_ttl"].get<double>() == 0) {
       out.model_idle_ttl = std::chrono::milliseconds(0);
@@ -288,7 +320,8 @@ void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
     }
   }
   if (e.contains("preload_default")) {
-    if (!e["preload_default"].is_boolean()) r.fail(k + ".preload_default", "expected true or false");
+    if (!e["preload_default"].is_boolean())
+      r.fail(k + ".preload_default", "expected true or false");
     out.preload_default = e["preload_default"].get<bool>();
   }
   if (e.contains("model_dir")) out.model_dir = r.string(e["model_dir"], k + ".model_dir");
@@ -297,8 +330,11 @@ void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
 // Checks that hold across keys (also after command-line overrides; see check_models).
 void validate_engine(const Reader& r, const EngineConfig& e) {
   if (!e.default_model.empty()) {
-    const bool known = std::any_of(e.models.begin(), e.models.end(), [&](const ModelSpec& m) { return m.name == e.default_model; });
-    if (!known) r.fail("engine.default_model", "'" + e.default_model + "' is not one of the names under \"models\"");
+    const bool known = std::any_of(e.models.begin(), e.models.end(),
+                                   [&](const ModelSpec& m) { return m.name == e.default_model; });
+    if (!known)
+      r.fail("engine.default_model",
+             "'" + e.default_model + "' is not one of the names under \"models\"");
   } else if (e.models.size() > 1) {
     r.fail("engine.default_model", "required when \"models\" names more than one model");
   }
@@ -318,11 +354,13 @@ Config parse_config(const std::string& text, const std::filesystem::path& source
   config.source = source;
   r.expect_object(doc, "");
   r.only_keys(doc, "", {"server", "models", "engine", "log"});
-  if (!doc.contains("server")) r.fail("server", "missing: expected {\"server\": {\"http\": {...}}}");
+  if (!doc.contains("server"))
+    r.fail("server", "missing: expected {\"server\": {\"http\": {...}}}");
   const auto& server = doc["server"];
   r.expect_object(server, "server");
   r.only_keys(server, "server", {"http", "metrics"});
-  if (!server.contains("http")) r.fail("server.http", "missing: expected an object with allowed_tokens");
+  if (!server.contains("http"))
+    r.fail("server.http", "missing: expected an object with allowed_tokens");
   parse_http(r, server["http"], config.http);
   if (server.contains("metrics")) parse_metrics(r, server["metrics"], config.metrics);
   if (doc.contains("models")) parse_models(r, doc["models"], config.engine);

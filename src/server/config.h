@@ -25,21 +25,21 @@ struct TokenEntry {
 enum class LogFormat { kText, kJson };
 
 struct HttpConfig {
-  std::string host = "0.0.0.0";                 // address to bind; "::" for IPv6 (and v4)
-  std::uint16_t port = 8080;                    // 0 = any free port (printed at start)
-  std::uint64_t request_max_size = 10485760;    // bytes of request body, as aiohttp's client_max_size
-  std::vector<TokenEntry> allowed_tokens;       // at least one is required
+  std::string host = "0.0.0.0";               // address to bind; "::" for IPv6 (and v4)
+  std::uint16_t port = 8080;                  // 0 = any free port (printed at start)
+  std::uint64_t request_max_size = 10485760;  // bytes of request body, as aiohttp's client_max_size
+  std::vector<TokenEntry> allowed_tokens;     // at least one is required
   std::vector<std::string> auth_schemes = {"Token", "Bearer"};  // compared case-insensitively
-  std::chrono::milliseconds header_timeout{10000};   // to receive a whole request header
-  std::chrono::milliseconds body_timeout{60000};     // to receive a whole request body
-  std::chrono::milliseconds idle_timeout{30000};     // keep-alive wait for the next request
-  std::chrono::milliseconds shutdown_grace{30000};   // in-flight requests' deadline on SIGTERM
-  std::size_t max_connections = 1024;           // open connections; more get 503 and close
-  std::size_t max_header_size = 16384;          // bytes of request line + headers
-  int io_threads = 1;                           // network threads (inference runs elsewhere)
-  std::filesystem::path tls_certificate;       // PEM certificate chain; empty = plain HTTP
-  std::filesystem::path tls_private_key;       // PEM private key for it
-  std::size_t auth_failure_limit = 30;          // failed authentications per address and window; 0 = off
+  std::chrono::milliseconds header_timeout{10000};              // to receive a whole request header
+  std::chrono::milliseconds body_timeout{60000};                // to receive a whole request body
+  std::chrono::milliseconds idle_timeout{30000};    // keep-alive wait for the next request
+  std::chrono::milliseconds shutdown_grace{30000};  // in-flight requests' deadline on SIGTERM
+  std::size_t max_connections = 1024;               // open connections; more get 503 and close
+  std::size_t max_header_size = 16384;              // bytes of request line + headers
+  int io_threads = 1;                               // network threads (inference runs elsewhere)
+  std::filesystem::path tls_certificate;            // PEM certificate chain; empty = plain HTTP
+  std::filesystem::path tls_private_key;            // PEM private key for it
+  std::size_t auth_failure_limit = 30;  // failed authentications per address and window; 0 = off
   std::chrono::milliseconds auth_failure_window{60000};  // then 429 until the window ends
 };
 
@@ -50,17 +50,18 @@ struct ModelSpec {
 };
 
 struct EngineConfig {
-  std::vector<ModelSpec> models;            // "models": {"base.en": "/path/ggml-base.en.bin"}
-  std::string default_model;                // "" = the only model; required when there are several
-  std::size_t workers = 1;                  // transcriptions at once
-  int threads_per_worker = 0;               // engine threads per job; 0 = cores / workers
-  std::size_t max_queued_jobs = 16;         // waiting jobs; more get 503 with Retry-After
-  std::size_t max_jobs_per_token = 4;       // queued + running per token; 0 = no limit
-  double max_audio_seconds = 3 * 3600;      // longer audio is refused
+  std::vector<ModelSpec> models;        // "models": {"base.en": "/path/ggml-base.en.bin"}
+  std::string default_model;            // "" = the only model; required when there are several
+  std::size_t workers = 1;              // transcriptions at once
+  int threads_per_worker = 0;           // engine threads per job; 0 = cores / workers
+  std::size_t max_queued_jobs = 16;     // waiting jobs; more get 503 with Retry-After
+  std::size_t max_jobs_per_token = 4;   // queued + running per token; 0 = no limit
+  double max_audio_seconds = 3 * 3600;  // longer audio is refused
   std::chrono::milliseconds request_timeout{30 * 60 * 1000};  // a job running longer is stopped
   std::chrono::milliseconds model_idle_ttl{0};  // unload a model unused this long; 0 = never
-  bool preload_default = true;              // load the default model at start-up
-  std::filesystem::path model_dir;          // where `earshot models download` puts files; "" = cache default
+  bool preload_default = true;                  // load the default model at start-up
+  std::filesystem::path
+      model_dir;  // where `earshot models download` puts files; "" = cache default
 };
 
 // GET /metrics in Prometheus text format: on the main port with a token (port 0), or on a

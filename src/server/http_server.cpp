@@ -12,7 +12,8 @@ namespace {
 
 constexpr std::string_view kTooManyConnections =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-    "Retry-After: 1\r\nContent-Length: 53\r\n\r\n{\"Error\":\"Too many open connections\",\"status\":\"failed\"}";
+    "Retry-After: 1\r\nContent-Length: 53\r\n\r\n{\"Error\":\"Too many open "
+    "connections\",\"status\":\"failed\"}";
 
 }  // namespace
 
@@ -41,18 +42,19 @@ void HttpServer::listen() {
     // TLS 1.2 and later only; OpenSSL's default cipher list.
     tls_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
     tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                      net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 |
-                      net::ssl::context::no_compression | net::ssl::context::single_dh_use);
+                      net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                      net::ssl::context::no_tlsv1_1 | net::ssl::context::no_compression |
+                      net::ssl::context::single_dh_use);
     beast::error_code ec;
     tls_->use_certificate_chain_file(config_.tls_certificate.string(), ec);
     if (ec) {
-      throw std::runtime_error("cannot load the TLS certificate " + config_.tls_certificate.string() + ": " +
-                               ec.message());
+      throw std::runtime_error("cannot load the TLS certificate " +
+                               config_.tls_certificate.string() + ": " + ec.message());
     }
     tls_->use_private_key_file(config_.tls_private_key.string(), net::ssl::context::pem, ec);
     if (ec) {
-      throw std::runtime_error("cannot load the TLS private key " + config_.tls_private_key.string() + ": " +
-                               ec.message());
+      throw std::runtime_error("cannot load the TLS private key " +
+                               config_.tls_private_key.string() + ": " + ec.message());
     }
   }
   tcp::resolver resolver(*ioc_);
@@ -66,21 +68,25 @@ void HttpServer::listen() {
     if (port != 0) ep.port(port);
     auto acceptor = std::make_unique<tcp::acceptor>(*ioc_);
     acceptor->open(ep.protocol(), ec);
-    if (ec) throw std::runtime_error("cannot open a socket for " + ep.address().to_string() + ": " + ec.message());
+    if (ec)
+      throw std::runtime_error("cannot open a socket for " + ep.address().to_string() + ": " +
+                               ec.message());
     acceptor->set_option(net::socket_base::reuse_address(true), ec);
     // "::" serves IPv4 clients too, as a dual-stack socket.
-    if (ep.address().is_v6() && ep.address().to_v6().is_unspecified()) acceptor->set_option(net::ip::v6_only(false), ec);
+    if (ep.address().is_v6() && ep.address().to_v6().is_unspecified())
+      acceptor->set_option(net::ip::v6_only(false), ec);
     acceptor->bind(ep, ec);
     if (ec) {
-      throw std::runtime_error("cannot listen on " + ep.address().to_string() + " port " + std::to_string(ep.port()) +
-                               ": " + ec.message());
+      throw std::runtime_error("cannot listen on " + ep.address().to_string() + " port " +
+                               std::to_string(ep.port()) + ": " + ec.message());
     }
     acceptor->listen(net::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error("cannot listen: " + ec.message());
     port = acceptor->local_endpoint().port();
     acceptors_.push_back(std::move(acceptor));
   }
-  if (acceptors_.empty()) throw std::runtime_error("no address to listen on for host '" + config_.host + "'");
+  if (acceptors_.empty())
+    throw std::runtime_error("no address to listen on for host '" + config_.host + "'");
   for (auto& a : acceptors_) accept(*a);
 }
 
@@ -95,7 +101,8 @@ std::vector<tcp::endpoint> HttpServer::endpoints() const {
 }
 
 void HttpServer::accept(tcp::acceptor& acceptor) {
-  acceptor.async_accept(net::make_strand(*ioc_), [this, &acceptor](beast::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(net::make_strand(*ioc_), [this, &acceptor](beast::error_code ec,
+                                                                   tcp::socket socket) {
     if (ec == net::error::operation_aborted || shutting_down_) return;
     if (ec) {
       // Out of descriptors and the like: say so and try again shortly rather than spin.
@@ -167,8 +174,8 @@ void HttpServer::shutdown() {
         if (auto s = weak.lock()) open.push_back(std::move(s));
       }
     }
-    log_->info("shutting down: {} open connection(s), waiting up to {:.1f}s for requests in flight", open.size(),
-               std::chrono::duration<double>(config_.shutdown_grace).count());
+    log_->info("shutting down: {} open connection(s), waiting up to {:.1f}s for requests in flight",
+               open.size(), std::chrono::duration<double>(config_.shutdown_grace).count());
     for (auto& s : open) s->close_if_idle();
     if (open.empty()) {
       finish_shutdown();

@@ -4,22 +4,21 @@
 // step an async handler, timeouts on the stream, no thread per connection (STYLE: Beast's
 // http_server_async / advanced_server).
 
+#include <spdlog/logger.h>
+
 #include <atomic>
-#include <functional>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
 #include <string>
 #include <thread>
-#include <vector>
-
+#include <unordered_map>
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
-
-#include <boost/asio.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <spdlog/logger.h>
+#include <vector>
 
 #include "server/auth_failure_limiter.h"
 #include "server/config.h"
@@ -59,7 +58,8 @@ class HttpServer {
 
   // Called once per answered request (route path or "other", status, seconds), e.g. for
   // metrics. Set before run().
-  using RequestObserver = std::function<void(const std::string& route, unsigned status, double seconds)>;
+  using RequestObserver =
+      std::function<void(const std::string& route, unsigned status, double seconds)>;
   void set_request_observer(RequestObserver observer) { observer_ = std::move(observer); }
   const RequestObserver& request_observer() const { return observer_; }
 

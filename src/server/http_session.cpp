@@ -1,17 +1,15 @@
 #include "server/http_session.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <boost/beast/version.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <limits>
-
-#include <boost/beast/version.hpp>
-#include <spdlog/spdlog.h>
+#include <type_traits>
 
 #include "server/http_server.h"
-
-#include <type_traits>
 
 namespace earshot::server {
 
@@ -30,7 +28,8 @@ std::string endpoint_text(const net::ip::tcp::socket& socket) {
   auto ep = socket.remote_endpoint(ec);
   if (ec) return "?";
   auto addr = ep.address();
-  return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" + std::to_string(ep.port());
+  return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
+         std::to_string(ep.port());
 }
 
 template <class Stream>
@@ -45,8 +44,11 @@ Stream make_stream(net::ip::tcp::socket&& socket, net::ssl::context* tls) {
 }  // namespace
 
 template <class Stream>
-BasicHttpSession<Stream>::BasicHttpSession(net::ip::tcp::socket&& socket, HttpServer& server, net::ssl::context* tls)
-    : stream_(make_stream<Stream>(std::move(socket), tls)), server_(server), idle_timer_(stream_.get_executor()) {
+BasicHttpSession<Stream>::BasicHttpSession(net::ip::tcp::socket&& socket, HttpServer& server,
+                                           net::ssl::context* tls)
+    : stream_(make_stream<Stream>(std::move(socket), tls)),
+      server_(server),
+      idle_timer_(stream_.get_executor()) {
   context_.remote = endpoint_text(lowest().socket());
   beast::error_code ec;
   const auto ep = lowest().socket().remote_endpoint(ec);
@@ -54,7 +56,9 @@ BasicHttpSession<Stream>::BasicHttpSession(net::ip::tcp::socket&& socket, HttpSe
 }
 
 template <class Stream>
-BasicHttpSession<Stream>::~BasicHttpSession() { server_.on_session_end(this); }
+BasicHttpSession<Stream>::~BasicHttpSession() {
+  server_.on_session_end(this);
+}
 
 template <class Stream>
 void BasicHttpSession<Stream>::start() {
@@ -64,7 +68,8 @@ void BasicHttpSession<Stream>::start() {
       self->lowest().expires_after(self->server_.config().header_timeout);
       self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
         if (ec) {
-          self->server_.log().debug("{} TLS handshake failed: {}", self->context_.remote, ec.message());
+          self->server_.log().debug("{} TLS handshake failed: {}", self->context_.remote,
+                                    ec.message());
           self->force_close();
           return;
         }
@@ -115,14 +120,15 @@ void BasicHttpSession<Stream>::wait_for_request() {
   idle_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
     if (!ec) self->force_close();
   });
-  lowest().socket().async_wait(net::ip::tcp::socket::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
-    self->idle_timer_.cancel();
-    if (ec || self->closed_) {
-      self->force_close();
-      return;
-    }
-    self->read_header();
-  });
+  lowest().socket().async_wait(net::ip::tcp::socket::wait_read,
+                               [self = this->shared_from_this()](beast::error_code ec) {
+                                 self->idle_timer_.cancel();
+                                 if (ec || self->closed_) {
+                                   self->force_close();
+                                   return;
+                                 }
+                                 self->read_header();
+                               });
 }
 
 template <class Stream>
@@ -142,13 +148,15 @@ void BasicHttpSession<Stream>::read_header() {
   started_ = std::chrono::steady_clock::now();
   lowest().expires_after(server_.config().header_timeout);
   http::async_read_header(stream_, buffer_, *parser_,
-                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                            self->on_header(ec);
+                          });
 }
 
 template <class Stream>
 void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
-  if (ec == http::error::end_of_stream || ec == net::error::connection_reset || ec == net::error::operation_aborted ||
-      ec == net::error::eof) {
+  if (ec == http::error::end_of_stream || ec == net::error::connection_reset ||
+      ec == net::error::operation_aborted || ec == net::error::eof) {
     force_close();
     return;
   }
@@ -160,7 +168,8 @@ void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
   in_flight_ = true;
   close_after_write_ = true;  // until the request is known to be well-formed
   if (ec == http::error::header_limit) {
-    reject(http::status::request_header_fields_too_large, "Request header too large", ErrorStyle::kOriginal);
+    reject(http::status::request_header_fields_too_large, "Request header too large",
+           ErrorStyle::kOriginal);
     return;
   }
   if (ec == http::error::body_limit) {
@@ -181,15 +190,18 @@ void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
   close_after_write_ = !req.keep_alive();
 
   route_ = server_.router().find(context_.path);
-  const ErrorStyle style = route_ != nullptr ? route_->error_style : error_style_for_path(context_.path);
+  const ErrorStyle style =
+      route_ != nullptr ? route_->error_style : error_style_for_path(context_.path);
 
   // Authentication comes first on every route that needs it, unknown paths included, so
   // that nothing about the server is learnt without a token.
   if (route_ == nullptr || route_->authenticated) {
     if (const auto wait = server_.auth_failures().blocked(remote_address_)) {
-      server_.log().warn("{} too many failed authentications; refused for {}s", context_.remote, wait->count());
-      reject(http::status::too_many_requests, "Too many failed authentication attempts; try again later", style,
-             std::nullopt, std::to_string(wait->count()));
+      server_.log().warn("{} too many failed authentications; refused for {}s", context_.remote,
+                         wait->count());
+      reject(http::status::too_many_requests,
+             "Too many failed authentication attempts; try again later", style, std::nullopt,
+             std::to_string(wait->count()));
       return;
     }
     auto auth = server_.auth();
@@ -209,11 +221,13 @@ void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
     return;
   }
   if (!Router::allows(*route_, req.method())) {
-    reject(http::status::method_not_allowed, "Method " + method_ + " not allowed on " + context_.path, style,
+    reject(http::status::method_not_allowed,
+           "Method " + method_ + " not allowed on " + context_.path, style,
            Router::allow_header(*route_));
     return;
   }
-  if (const auto length = parser_->content_length(); length && *length > server_.config().request_max_size) {
+  if (const auto length = parser_->content_length();
+      length && *length > server_.config().request_max_size) {
     reject(http::status::payload_too_large, "Request body too large", style);
     return;
   }
@@ -224,8 +238,9 @@ void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
     return;
   }
   lowest().expires_after(server_.config().body_timeout);
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = this->shared_from_this()](beast::error_code e, std::size_t) { self->on_body(e); });
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = this->shared_from_this()](beast::error_code e, std::size_t) { self->on_body(e); });
 }
 
 template <class Stream>
@@ -257,16 +272,22 @@ class SessionExchange final : public Exchange {
 
   void respond(Response&& response) override {
     if (answered_.exchange(true)) return;
-    post([r = std::make_shared<Response>(std::move(response))](HttpSession& s) { s.send(std::move(*r)); });
+    post([r = std::make_shared<Response>(std::move(response))](HttpSession& s) {
+      s.send(std::move(*r));
+    });
   }
   void start_stream(Response&& head) override {
     if (answered_.exchange(true)) return;
     streaming_ = true;
-    post([r = std::make_shared<Response>(std::move(head))](HttpSession& s) { s.stream_start(std::move(*r)); });
+    post([r = std::make_shared<Response>(std::move(head))](HttpSession& s) {
+      s.stream_start(std::move(*r));
+    });
   }
   void write(std::string data) override {
     if (!streaming_ || finished_) return;
-    post([d = std::make_shared<std::string>(std::move(data))](HttpSession& s) { s.stream_write(std::move(*d)); });
+    post([d = std::make_shared<std::string>(std::move(data))](HttpSession& s) {
+      s.stream_write(std::move(*d));
+    });
   }
   void finish() override {
     if (!streaming_ || finished_.exchange(true)) return;
@@ -277,7 +298,8 @@ class SessionExchange final : public Exchange {
  private:
   template <class F>
   void post(F&& f) {
-    net::post(session_->stream_.get_executor(), [s = session_, f = std::forward<F>(f)]() mutable { f(*s); });
+    net::post(session_->stream_.get_executor(),
+              [s = session_, f = std::forward<F>(f)]() mutable { f(*s); });
   }
   std::shared_ptr<HttpSession> session_;
   std::shared_ptr<std::atomic<bool>> gone_;
@@ -291,12 +313,14 @@ void BasicHttpSession<Stream>::dispatch() {
   lowest().expires_never();
   auto& req = parser_->get();
   client_gone_ = std::make_shared<std::atomic<bool>>(false);
-  auto exchange = std::make_shared<SessionExchange<BasicHttpSession>>(this->shared_from_this(), client_gone_);
+  auto exchange =
+      std::make_shared<SessionExchange<BasicHttpSession>>(this->shared_from_this(), client_gone_);
   watch_disconnect();
   try {
     route_->handler(req, context_, exchange);
   } catch (const std::exception& e) {
-    server_.log().error("{} {} {}: handler failed: {}", context_.remote, method_, context_.path, e.what());
+    server_.log().error("{} {} {}: handler failed: {}", context_.remote, method_, context_.path,
+                        e.what());
     exchange->respond(error_response(http::status::internal_server_error, "Internal server error",
                                      route_->error_style, req.version(), false));
   }
@@ -308,25 +332,28 @@ template <class Stream>
 void BasicHttpSession<Stream>::watch_disconnect() {
   watching_ = true;
   const auto generation = ++watch_generation_;
-  lowest().socket().async_wait(
-      net::ip::tcp::socket::wait_read, [self = this->shared_from_this(), generation](beast::error_code ec) {
-        if (!self->watching_ || generation != self->watch_generation_ || ec == net::error::operation_aborted) return;
-        char probe = 0;
-        const auto n = ::recv(self->lowest().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (ec || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-          self->watching_ = false;
-          if (self->client_gone_) self->client_gone_->store(true);
-          self->server_.log().info("{} \"{} {}\" client disconnected before the answer", self->context_.remote,
-                                   self->method_, self->context_.path);
-          self->force_close();
-          return;
-        }
-        if (n < 0) {
-          self->watch_disconnect();
-          return;
-        }
-        self->watching_ = false;
-      });
+  lowest().socket().async_wait(net::ip::tcp::socket::wait_read, [self = this->shared_from_this(),
+                                                                 generation](beast::error_code ec) {
+    if (!self->watching_ || generation != self->watch_generation_ ||
+        ec == net::error::operation_aborted)
+      return;
+    char probe = 0;
+    const auto n =
+        ::recv(self->lowest().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (ec || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      self->watching_ = false;
+      if (self->client_gone_) self->client_gone_->store(true);
+      self->server_.log().info("{} \"{} {}\" client disconnected before the answer",
+                               self->context_.remote, self->method_, self->context_.path);
+      self->force_close();
+      return;
+    }
+    if (n < 0) {
+      self->watch_disconnect();
+      return;
+    }
+    self->watching_ = false;
+  });
 }
 
 template <class Stream>
@@ -351,9 +378,12 @@ void BasicHttpSession<Stream>::stream_start(Response&& head) {
   head.chunked(true);
   head.keep_alive(!close_after_write_);
   head.body().clear();
-  std::string bytes = std::to_string(head.version() / 10) + "." + std::to_string(head.version() % 10);
-  bytes = "HTTP/" + bytes + " " + std::to_string(head.result_int()) + " " + std::string(head.reason()) + "\r\n";
-  for (const auto& f : head) bytes += std::string(f.name_string()) + ": " + std::string(f.value()) + "\r\n";
+  std::string bytes =
+      std::to_string(head.version() / 10) + "." + std::to_string(head.version() % 10);
+  bytes = "HTTP/" + bytes + " " + std::to_string(head.result_int()) + " " +
+          std::string(head.reason()) + "\r\n";
+  for (const auto& f : head)
+    bytes += std::string(f.name_string()) + ": " + std::string(f.value()) + "\r\n";
   bytes += "\r\n";
   stream_queue_.push_back(std::move(bytes));
   // Streams have no overall deadline; each write gets the body timeout.
@@ -409,8 +439,9 @@ void BasicHttpSession<Stream>::write_next_chunk() {
 }
 
 template <class Stream>
-void BasicHttpSession<Stream>::reject(http::status status, std::string_view message, ErrorStyle style,
-                         std::optional<std::string> allow, std::optional<std::string> retry_after) {
+void BasicHttpSession<Stream>::reject(http::status status, std::string_view message,
+                                      ErrorStyle style, std::optional<std::string> allow,
+                                      std::optional<std::string> retry_after) {
   // An unread body makes the connection unusable for another request.
   const bool body_pending = parser_ && parser_->is_header_done() && !parser_->is_done();
   if (body_pending) close_after_write_ = true;
@@ -438,9 +469,10 @@ void BasicHttpSession<Stream>::send(Response&& res) {
   }
   response_ = std::make_shared<Response>(std::move(res));
   lowest().expires_after(server_.config().body_timeout);
-  http::async_write(stream_, *response_, [self = this->shared_from_this()](beast::error_code ec, std::size_t bytes) {
-    self->on_write(ec, bytes);
-  });
+  http::async_write(stream_, *response_,
+                    [self = this->shared_from_this()](beast::error_code ec, std::size_t bytes) {
+                      self->on_write(ec, bytes);
+                    });
 }
 
 template <class Stream>
@@ -475,7 +507,8 @@ void BasicHttpSession<Stream>::close_gracefully() {
   if constexpr (kTls) {
     // TLS: send close_notify (bounded by the drain time), then close.
     lowest().expires_after(kDrainTime);
-    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->force_close(); });
+    stream_.async_shutdown(
+        [self = this->shared_from_this()](beast::error_code) { self->force_close(); });
     return;
   }
   beast::error_code ec;
@@ -490,23 +523,26 @@ void BasicHttpSession<Stream>::close_gracefully() {
 
 template <class Stream>
 void BasicHttpSession<Stream>::drain(std::size_t drained) {
-  stream_.async_read_some(net::buffer(drain_buffer_),
-                          [self = this->shared_from_this(), drained](beast::error_code ec, std::size_t n) {
-                            if (ec || self->closed_ || drained + n > kDrainLimit) {
-                              self->force_close();
-                              return;
-                            }
-                            self->drain(drained + n);
-                          });
+  stream_.async_read_some(net::buffer(drain_buffer_), [self = this->shared_from_this(), drained](
+                                                          beast::error_code ec, std::size_t n) {
+    if (ec || self->closed_ || drained + n > kDrainLimit) {
+      self->force_close();
+      return;
+    }
+    self->drain(drained + n);
+  });
 }
 
 template <class Stream>
 void BasicHttpSession<Stream>::log_access(unsigned status, std::size_t bytes) const {
-  const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
-  if (const auto& observe = server_.request_observer()) observe(route_ != nullptr ? route_->path : "other", status, ms / 1000);
-  server_.log().info("{} \"{} {}\" {} {} {:.1f}ms token={}", context_.remote, method_.empty() ? "-" : method_,
-                     context_.path.empty() ? "-" : context_.path, status, bytes, ms,
-                     context_.token_label.empty() ? "-" : context_.token_label);
+  const auto ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+          .count();
+  if (const auto& observe = server_.request_observer())
+    observe(route_ != nullptr ? route_->path : "other", status, ms / 1000);
+  server_.log().info("{} \"{} {}\" {} {} {:.1f}ms token={}", context_.remote,
+                     method_.empty() ? "-" : method_, context_.path.empty() ? "-" : context_.path,
+                     status, bytes, ms, context_.token_label.empty() ? "-" : context_.token_label);
 }
 
 template class BasicHttpSession<beast::tcp_stream>;

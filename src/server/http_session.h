@@ -2,18 +2,16 @@
 
 #include <array>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <type_traits>
-
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include "server/router.h"
 
@@ -40,12 +38,14 @@ class SessionExchange;
 // answers. Each phase has its own deadline (header, body, idle).
 // `Stream` is beast::tcp_stream (plain HTTP) or beast::ssl_stream<beast::tcp_stream> (TLS).
 template <class Stream>
-class BasicHttpSession final : public Session, public std::enable_shared_from_this<BasicHttpSession<Stream>> {
+class BasicHttpSession final : public Session,
+                               public std::enable_shared_from_this<BasicHttpSession<Stream>> {
  public:
   template <class S>
   friend class SessionExchange;
   // `tls` is the server's TLS context for TLS sessions, nullptr for plain ones.
-  BasicHttpSession(boost::asio::ip::tcp::socket&& socket, HttpServer& server, boost::asio::ssl::context* tls);
+  BasicHttpSession(boost::asio::ip::tcp::socket&& socket, HttpServer& server,
+                   boost::asio::ssl::context* tls);
   ~BasicHttpSession() override;
 
   void start() override;
@@ -72,7 +72,8 @@ class BasicHttpSession final : public Session, public std::enable_shared_from_th
   void stop_watching();
   void request_done();
   void reject(http::status status, std::string_view message, ErrorStyle style,
-              std::optional<std::string> allow = std::nullopt, std::optional<std::string> retry_after = std::nullopt);
+              std::optional<std::string> allow = std::nullopt,
+              std::optional<std::string> retry_after = std::nullopt);
   void send(Response&& res);
   void on_write(boost::beast::error_code ec, std::size_t bytes);
   void close_gracefully();

@@ -85,7 +85,8 @@ void JobQueue::shutdown(std::chrono::steady_clock::time_point deadline) {
   deadline_thread_ = std::thread([this] {
     std::unique_lock l(mutex_);
     while (running_ > 0 || !queue_.empty()) {
-      if (wake_.wait_until(l, deadline_) == std::cv_status::timeout || std::chrono::steady_clock::now() >= deadline_) {
+      if (wake_.wait_until(l, deadline_) == std::cv_status::timeout ||
+          std::chrono::steady_clock::now() >= deadline_) {
         for (auto& c : running_cancels_) c->store(true);
         for (auto& j : queue_) j.cancel->store(true);
         break;

@@ -3,7 +3,8 @@
 namespace earshot::server {
 
 ModelRegistry::ModelRegistry(std::vector<ModelSpec> models, std::string default_model,
-                             std::chrono::milliseconds idle_ttl, std::shared_ptr<spdlog::logger> log)
+                             std::chrono::milliseconds idle_ttl,
+                             std::shared_ptr<spdlog::logger> log)
     : default_(std::move(default_model)), idle_ttl_(idle_ttl), log_(std::move(log)) {
   for (auto& m : models) {
     if (default_.empty()) default_ = m.name;
@@ -31,8 +32,9 @@ std::shared_ptr<const Model> ModelRegistry::acquire(std::string_view requested) 
   const auto name = resolve(requested);
   if (!name) {
     throw Error(ErrorCode::kInvalidArgument,
-                entries_.empty() ? "no model is configured on this server"
-                                 : "model '" + std::string(requested) + "' does not exist on this server");
+                entries_.empty()
+                    ? "no model is configured on this server"
+                    : "model '" + std::string(requested) + "' does not exist on this server");
   }
   std::unique_lock lock(mutex_);
   auto& e = entries_.at(*name);
@@ -51,7 +53,8 @@ std::shared_ptr<const Model> ModelRegistry::acquire(std::string_view requested) 
   } catch (const std::exception& ex) {
     error = ex.what();
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   lock.lock();
   if (model) {
     e.state = State::kLoaded;
@@ -65,7 +68,8 @@ std::shared_ptr<const Model> ModelRegistry::acquire(std::string_view requested) 
     log_->error("model {} failed to load: {}", *name, error);
   }
   loaded_.notify_all();
-  if (!model) throw Error(ErrorCode::kModelFormat, "model '" + *name + "' cannot be loaded: " + error);
+  if (!model)
+    throw Error(ErrorCode::kModelFormat, "model '" + *name + "' cannot be loaded: " + error);
   return model;
 }
 
@@ -86,7 +90,8 @@ std::size_t ModelRegistry::unload_idle() {
       e.model.reset();
       e.state = State::kUnloaded;
       ++n;
-      log_->info("model {} unloaded after {:.0f}s idle", name, std::chrono::duration<double>(idle_ttl_).count());
+      log_->info("model {} unloaded after {:.0f}s idle", name,
+                 std::chrono::duration<double>(idle_ttl_).count());
     }
   }
   return n;

@@ -4,6 +4,8 @@
 // unloaded after an idle time. Loading happens on the calling (worker) thread; concurrent
 // requests for a model being loaded wait for that one load.
 
+#include <spdlog/logger.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -14,8 +16,6 @@
 #include <string_view>
 #include <vector>
 
-#include <spdlog/logger.h>
-
 #include "earshot/whisper.h"
 #include "server/config.h"
 
@@ -25,8 +25,8 @@ class ModelRegistry {
  public:
   enum class State { kUnloaded, kLoading, kLoaded, kFailed };
 
-  ModelRegistry(std::vector<ModelSpec> models, std::string default_model, std::chrono::milliseconds idle_ttl,
-                std::shared_ptr<spdlog::logger> log);
+  ModelRegistry(std::vector<ModelSpec> models, std::string default_model,
+                std::chrono::milliseconds idle_ttl, std::shared_ptr<spdlog::logger> log);
 
   bool empty() const { return entries_.empty(); }
   const std::string& default_name() const { return default_; }

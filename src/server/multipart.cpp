@@ -8,7 +8,8 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -42,7 +43,8 @@ std::optional<std::string> header_param(std::string_view value, std::string_view
       i = next;
     } else {
       const auto next = value.find(';', j);
-      param = std::string(trim(value.substr(j, next == std::string_view::npos ? std::string_view::npos : next - j)));
+      param = std::string(trim(
+          value.substr(j, next == std::string_view::npos ? std::string_view::npos : next - j)));
       i = next;
     }
     if (name == key) return param;
@@ -75,7 +77,8 @@ std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_vi
   std::size_t pos = 0;
   if (body.substr(0, delimiter.size()) != delimiter) {
     pos = body.find(next_delimiter);
-    if (pos == std::string_view::npos) throw MultipartError("multipart body has no boundary delimiter");
+    if (pos == std::string_view::npos)
+      throw MultipartError("multipart body has no boundary delimiter");
     pos += 2;
   }
   pos += delimiter.size();
@@ -86,13 +89,16 @@ std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_vi
     if (body.substr(pos, 2) != "\r\n") throw MultipartError("malformed multipart delimiter line");
     pos += 2;
     if (parts.size() >= limits.max_parts) {
-      throw MultipartError("too many multipart parts (limit " + std::to_string(limits.max_parts) + ")");
+      throw MultipartError("too many multipart parts (limit " + std::to_string(limits.max_parts) +
+                           ")");
     }
     const auto header_end = body.find("\r\n\r\n", pos);
     const bool no_headers = body.substr(pos, 2) == "\r\n";
-    if (!no_headers && header_end == std::string_view::npos) throw MultipartError("multipart part without headers");
+    if (!no_headers && header_end == std::string_view::npos)
+      throw MultipartError("multipart part without headers");
     const std::size_t headers_size = no_headers ? 0 : header_end - pos;
-    if (headers_size > limits.max_part_header_size) throw MultipartError("multipart part headers too large");
+    if (headers_size > limits.max_part_header_size)
+      throw MultipartError("multipart part headers too large");
 
     MultipartPart part;
     bool has_disposition = false;
@@ -121,7 +127,8 @@ std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_vi
     if (!has_disposition) throw MultipartError("multipart part without Content-Disposition");
     pos = no_headers ? pos + 2 : header_end + 4;
     const auto end = body.find(next_delimiter, pos);
-    if (end == std::string_view::npos) throw MultipartError("multipart body is truncated (no closing boundary)");
+    if (end == std::string_view::npos)
+      throw MultipartError("multipart body is truncated (no closing boundary)");
     part.data = body.substr(pos, end - pos);
     parts.push_back(std::move(part));
     pos = end + next_delimiter.size();

@@ -13,14 +13,14 @@
 namespace earshot::server {
 
 struct MultipartPart {
-  std::string name;          // the form field name
+  std::string name;                     // the form field name
   std::optional<std::string> filename;  // present for file fields
-  std::string content_type;  // the part's Content-Type; empty when absent
-  std::string_view data;     // the part's bytes
+  std::string content_type;             // the part's Content-Type; empty when absent
+  std::string_view data;                // the part's bytes
 };
 
 struct MultipartLimits {
-  std::size_t max_parts = 64;             // more parts is an error
+  std::size_t max_parts = 64;               // more parts is an error
   std::size_t max_part_header_size = 8192;  // bytes of one part's headers
 };
 

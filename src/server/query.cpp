@@ -37,7 +37,8 @@ std::map<std::string, std::string> parse_query(std::string_view query) {
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
-    out[url_decode(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
+    out[url_decode(pair.substr(0, eq))] =
+        eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
   }
   return out;
 }

@@ -1,12 +1,13 @@
 #include "server/router.h"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 namespace earshot::server {
 
-void Router::add(Route route) { routes_.push_back(std::move(route)); }
+void Router::add(Route route) {
+  routes_.push_back(std::move(route));
+}
 
 const Route* Router::find(std::string_view path) const {
   for (const auto& r : routes_) {
@@ -16,7 +17,9 @@ const Route* Router::find(std::string_view path) const {
 }
 
 bool Router::allows(const Route& route, http::verb method) {
-  auto has = [&](http::verb v) { return std::find(route.methods.begin(), route.methods.end(), v) != route.methods.end(); };
+  auto has = [&](http::verb v) {
+    return std::find(route.methods.begin(), route.methods.end(), v) != route.methods.end();
+  };
   return has(method) || (method == http::verb::head && has(http::verb::get));
 }
 
@@ -34,7 +37,8 @@ ErrorStyle error_style_for_path(std::string_view path) {
   return path.starts_with("/v1/") ? ErrorStyle::kOpenAI : ErrorStyle::kOriginal;
 }
 
-Response json_response(http::status status, const std::string& body, unsigned version, bool keep_alive) {
+Response json_response(http::status status, const std::string& body, unsigned version,
+                       bool keep_alive) {
   Response res{status, version};
   res.set(http::field::content_type, "application/json");
   res.keep_alive(keep_alive);
@@ -62,17 +66,20 @@ const char* openai_error_type(http::status status) {
 
 }  // namespace
 
-Response error_response(http::status status, std::string_view message, ErrorStyle style, unsigned version,
-                        bool keep_alive) {
+Response error_response(http::status status, std::string_view message, ErrorStyle style,
+                        unsigned version, bool keep_alive) {
   nlohmann::json body;
   if (style == ErrorStyle::kOpenAI) {
     body = {{"error",
-             {{"message", message}, {"type", openai_error_type(status)}, {"param", nullptr}, {"code", nullptr}}}};
+             {{"message", message},
+              {"type", openai_error_type(status)},
+              {"param", nullptr},
+              {"code", nullptr}}}};
   } else {
     body = {{"Error", message}, {"status", "failed"}};
   }
-  return json_response(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), version,
-                       keep_alive);
+  return json_response(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                       version, keep_alive);
 }
 
 }  // namespace earshot::server

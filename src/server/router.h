@@ -4,15 +4,13 @@
 // errors are shaped (the original server's or OpenAI's envelope).
 
 #include <atomic>
+#include <boost/beast/http.hpp>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
-
-#include <boost/beast/http.hpp>
+#include <vector>
 
 namespace earshot::server {
 
@@ -77,10 +75,11 @@ class Router {
 ErrorStyle error_style_for_path(std::string_view path);
 
 // A JSON response with the given status and body; adds Content-Type and length.
-Response json_response(http::status status, const std::string& body, unsigned version, bool keep_alive);
+Response json_response(http::status status, const std::string& body, unsigned version,
+                       bool keep_alive);
 
 // An error response in the given style with `message` as the reason.
-Response error_response(http::status status, std::string_view message, ErrorStyle style, unsigned version,
-                        bool keep_alive);
+Response error_response(http::status status, std::string_view message, ErrorStyle style,
+                        unsigned version, bool keep_alive);
 
 }  // namespace earshot::server

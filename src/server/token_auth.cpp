@@ -12,7 +12,8 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -32,7 +33,8 @@ Sha256Digest digest_from_hex(const std::string& hex) {
 Sha256Digest sha256(std::string_view data) {
   Sha256Digest d{};
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr) != 1 || len != d.size()) {
+  if (EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr) != 1 ||
+      len != d.size()) {
     throw std::runtime_error("SHA-256 failed");
   }
   return d;
@@ -67,7 +69,8 @@ std::string_view AuthDecision::reason() const {
 
 TokenAuth::TokenAuth(const std::vector<TokenEntry>& tokens, std::vector<std::string> schemes) {
   for (const auto& t : tokens) {
-    tokens_.push_back({t.sha256_hex.empty() ? sha256(t.plaintext) : digest_from_hex(t.sha256_hex), t.label});
+    tokens_.push_back(
+        {t.sha256_hex.empty() ? sha256(t.plaintext) : digest_from_hex(t.sha256_hex), t.label});
   }
   for (auto& s : schemes) schemes_.push_back(lower(s));
 }

@@ -29,8 +29,8 @@ struct AuthDecision {
   std::string label;  // the accepted token's label (never the token)
 
   bool accepted() const { return outcome == AuthOutcome::kAccepted; }
-  int http_status() const;           // 200, 401 or 403
-  std::string_view reason() const;   // the original server's message
+  int http_status() const;          // 200, 401 or 403
+  std::string_view reason() const;  // the original server's message
 };
 
 class TokenAuth {

@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "earshot/audio.h"
 #include "earshot/whisper.h"
@@ -53,16 +52,21 @@ struct TranscriptionRequest {
 
 Response error_reply(const TranscriptionRequest& r, http::status status, std::string_view message,
                      std::string_view param = {}, std::string_view code = {}) {
-  if (r.style == ErrorStyle::kOriginal) return error_response(status, message, r.style, r.version, r.keep_alive);
-  json body = {{"error",
-                {{"message", message},
-                 {"type", static_cast<unsigned>(status) >= 500 ? "server_error" : "invalid_request_error"},
-                 {"param", param.empty() ? json(nullptr) : json(param)},
-                 {"code", code.empty() ? json(nullptr) : json(code)}}}};
-  return json_response(status, body.dump(-1, ' ', false, json::error_handler_t::replace), r.version, r.keep_alive);
+  if (r.style == ErrorStyle::kOriginal)
+    return error_response(status, message, r.style, r.version, r.keep_alive);
+  json body = {
+      {"error",
+       {{"message", message},
+        {"type", static_cast<unsigned>(status) >= 500 ? "server_error" : "invalid_request_error"},
+        {"param", param.empty() ? json(nullptr) : json(param)},
+        {"code", code.empty() ? json(nullptr) : json(code)}}}};
+  return json_response(status, body.dump(-1, ' ', false, json::error_handler_t::replace), r.version,
+                       r.keep_alive);
 }
 
-std::string json_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string json_text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 void apply_task(const std::string& value, TranscribeOptions& o, const std::string& param) {
   if (value == "transcribe") {
@@ -79,9 +83,11 @@ void apply_language(const std::string& value, TranscribeOptions& o) {
     o.language.clear();
     return;
   }
-  if (value.size() > 16) throw BadRequest{http::status::bad_request, "language is not a language code", "language"};
+  if (value.size() > 16)
+    throw BadRequest{http::status::bad_request, "language is not a language code", "language"};
   std::string lower = value;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   o.language = lower;
 }
 
@@ -89,7 +95,8 @@ void apply_format(const std::string& value, TranscriptionRequest& r) {
   const auto f = parse_output_format(value);
   if (!f) {
     throw BadRequest{http::status::bad_request,
-                     "response_format must be one of " + std::string(kOutputFormatNames), "response_format"};
+                     "response_format must be one of " + std::string(kOutputFormatNames),
+                     "response_format"};
   }
   r.format = *f;
   r.shape = Shape::kFormat;
@@ -99,7 +106,8 @@ void apply_temperature(const std::string& value, TranscribeOptions& o) {
   char* end = nullptr;
   const float t = std::strtof(value.c_str(), &end);
   if (value.empty() || end != value.c_str() + value.size() || !(t >= 0.0f && t <= 1.0f)) {
-    throw BadRequest{http::status::bad_request, "temperature must be a number from 0 to 1", "temperature"};
+    throw BadRequest{http::status::bad_request, "temperature must be a number from 0 to 1",
+                     "temperature"};
   }
   // OpenAI's API: temperature 0 keeps the fallback ladder; a given temperature is used alone.
   if (t > 0) o.temperatures = {t};
@@ -133,7 +141,8 @@ TranscriptionRequest parse_stt(Request& req, const RequestContext& ctx) {
       throw BadRequest{http::status::bad_request, "unknown query parameter '" + key + "'", key};
     }
   }
-  if (r.audio.empty()) throw BadRequest{http::status::bad_request, "the request body holds no audio", "body"};
+  if (r.audio.empty())
+    throw BadRequest{http::status::bad_request, "the request body holds no audio", "body"};
   return r;
 }
 
@@ -148,19 +157,22 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
   const auto boundary = multipart_boundary(std::string_view(type.data(), type.size()));
   if (!boundary) {
     throw BadRequest{http::status::bad_request,
-                     "expected a multipart/form-data body with the audio in the 'file' field", "file"};
+                     "expected a multipart/form-data body with the audio in the 'file' field",
+                     "file"};
   }
   std::vector<MultipartPart> parts;
   try {
     parts = parse_multipart(*r.body, *boundary);
   } catch (const MultipartError& e) {
-    throw BadRequest{http::status::bad_request, std::string("malformed multipart body: ") + e.what(), ""};
+    throw BadRequest{http::status::bad_request,
+                     std::string("malformed multipart body: ") + e.what(), ""};
   }
   bool have_file = false;
   for (const auto& p : parts) {
     const std::string value(p.data);
     if (p.name == "file") {
-      if (have_file) throw BadRequest{http::status::bad_request, "more than one 'file' field", "file"};
+      if (have_file)
+        throw BadRequest{http::status::bad_request, "more than one 'file' field", "file"};
       have_file = true;
       r.audio = p.data;
     } else if (p.name == "model") {
@@ -177,11 +189,13 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
       r.stream = parse_bool(value, "stream");
     } else if (p.name == "timestamp_granularities[]" || p.name == "timestamp_granularities") {
       if (value == "word") {
-        throw BadRequest{http::status::bad_request, "word-level timestamps are not available on this server yet",
+        throw BadRequest{http::status::bad_request,
+                         "word-level timestamps are not available on this server yet",
                          "timestamp_granularities[]"};
       }
       if (value != "segment") {
-        throw BadRequest{http::status::bad_request, "timestamp_granularities must be 'segment' or 'word'",
+        throw BadRequest{http::status::bad_request,
+                         "timestamp_granularities must be 'segment' or 'word'",
                          "timestamp_granularities[]"};
       }
     } else if (p.name == "chunking_strategy" || p.name == "include[]") {
@@ -190,23 +204,33 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
       throw BadRequest{http::status::bad_request, "unknown parameter '" + p.name + "'", p.name};
     }
   }
-  if (!have_file) throw BadRequest{http::status::bad_request, "the 'file' field is required", "file"};
-  if (r.audio.empty()) throw BadRequest{http::status::bad_request, "the uploaded file is empty", "file"};
-  if (!detect_only && r.model.empty()) throw BadRequest{http::status::bad_request, "the 'model' field is required", "model"};
+  if (!have_file)
+    throw BadRequest{http::status::bad_request, "the 'file' field is required", "file"};
+  if (r.audio.empty())
+    throw BadRequest{http::status::bad_request, "the uploaded file is empty", "file"};
+  if (!detect_only && r.model.empty())
+    throw BadRequest{http::status::bad_request, "the 'model' field is required", "model"};
   return r;
 }
 
 std::string stt_success(const Transcription& t, double seconds) {
   std::string text = t.text;
   const auto first = text.find_first_not_of(" \t\n");
-  text = first == std::string::npos ? "" : text.substr(first, text.find_last_not_of(" \t\n") - first + 1);
-  return json_text({{"text", text}, {"proc_duration", std::round(seconds * 1000) / 1000}, {"status", "success"}});
+  text = first == std::string::npos
+             ? ""
+             : text.substr(first, text.find_last_not_of(" \t\n") - first + 1);
+  return json_text({{"text", text},
+                    {"proc_duration", std::round(seconds * 1000) / 1000},
+                    {"status", "success"}});
 }
 
-std::string sse_event(const json& event) { return "data: " + json_text(event) + "\n\n"; }
+std::string sse_event(const json& event) {
+  return "data: " + json_text(event) + "\n\n";
+}
 
 // The worker-side half of a request: decode, load, transcribe, answer.
-void run_job(const TranscriptionService& svc, const TranscriptionRequest& r, const std::shared_ptr<Exchange>& ex,
+void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
+             const std::shared_ptr<Exchange>& ex,
              const std::shared_ptr<std::atomic<bool>>& cancel) {
   const auto start = Clock::now();
   const auto timer = svc.watchdog->arm(start + svc.engine.request_timeout, cancel);
@@ -230,10 +254,12 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r, con
       if (e.code() == ErrorCode::kInvalidArgument) {
         throw BadRequest{http::status::payload_too_large,
                          "the audio is longer than this server's limit of " +
-                             std::to_string(static_cast<long>(svc.engine.max_audio_seconds)) + " seconds",
+                             std::to_string(static_cast<long>(svc.engine.max_audio_seconds)) +
+                             " seconds",
                          "", "audio_too_long"};
       }
-      throw BadRequest{http::status::bad_request, std::string("the audio cannot be decoded: ") + e.what(), "",
+      throw BadRequest{http::status::bad_request,
+                       std::string("the audio cannot be decoded: ") + e.what(), "",
                        "invalid_audio"};
     }
     const auto model = svc.models->acquire(r.model);
@@ -243,10 +269,11 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r, con
       const auto probs = detect_language(*model, samples, threads);
       json all = json::object();
       for (const auto& p : probs) all[p.code] = p.probability;
-      json body = {{"language", probs.empty() ? "" : probs.front().code},
-                   {"language_name", probs.empty() ? "" : std::string(language_name(probs.front().code))},
-                   {"probability", probs.empty() ? 0.0 : probs.front().probability},
-                   {"probabilities", all}};
+      json body = {
+          {"language", probs.empty() ? "" : probs.front().code},
+          {"language_name", probs.empty() ? "" : std::string(language_name(probs.front().code))},
+          {"probability", probs.empty() ? 0.0 : probs.front().probability},
+          {"probabilities", all}};
       svc.watchdog->disarm(timer);
       ex->respond(json_response(http::status::ok, json_text(body), r.version, r.keep_alive));
       return;
@@ -262,7 +289,13 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r, con
       ex->start_stream(std::move(head));
       streaming = true;
       options.on_segment = [&ex](const Segment& s) {
-        ex->write(sse_event({{"type", "transcript.text.delta"}, {"delta", s.text}}));
+        // OpenAI's delta event carries only text; id, start and end (seconds) are additions
+        // that its SDKs pass through, so that a client can show timed segments live.
+        ex->write(sse_event({{"type", "transcript.text.delta"},
+                             {"delta", s.text},
+                             {"id", s.id},
+                             {"start", s.start},
+                             {"end", s.end}}));
       };
     }
     const auto result = transcribe(*model, samples, options);
@@ -280,7 +313,8 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r, con
       return;
     }
     if (r.shape == Shape::kOriginal) {
-      ex->respond(json_response(http::status::ok, stt_success(result, seconds), r.version, r.keep_alive));
+      ex->respond(
+          json_response(http::status::ok, stt_success(result, seconds), r.version, r.keep_alive));
       return;
     }
     Response res{http::status::ok, r.version};
@@ -301,19 +335,22 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r, con
           std::snprintf(limit, sizeof limit, "%g",
                         std::chrono::duration<double>(svc.engine.request_timeout).count());
           fail(http::status::gateway_timeout,
-               std::string("the transcription took longer than this server's limit of ") + limit + " seconds",
+               std::string("the transcription took longer than this server's limit of ") + limit +
+                   " seconds",
                "timeout");
         } else if (svc.shutting_down != nullptr && svc.shutting_down->load()) {
           fail(http::status::service_unavailable, "the server is shutting down", "shutting_down");
         } else {
-          fail(http::status::service_unavailable, "the request was cancelled", "cancelled");  // client gone
+          fail(http::status::service_unavailable, "the request was cancelled",
+               "cancelled");  // client gone
         }
         break;
       case ErrorCode::kInvalidArgument:
         fail(http::status::bad_request, e.what(), "invalid_request");
         break;
       case ErrorCode::kAudioDecode:
-        fail(http::status::bad_request, std::string("the audio cannot be decoded: ") + e.what(), "invalid_audio");
+        fail(http::status::bad_request, std::string("the audio cannot be decoded: ") + e.what(),
+             "invalid_audio");
         break;
       default:
         svc.log->error("transcription failed: {}", e.what());
@@ -329,15 +366,17 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r, con
 void submit(const std::shared_ptr<const TranscriptionService>& svc, TranscriptionRequest r,
             const RequestContext& ctx, const std::shared_ptr<Exchange>& ex) {
   if (svc->models->empty()) {
-    ex->respond(error_reply(r, http::status::service_unavailable,
-                            "no model is configured on this server: get one with `earshot models download base.en` "
-                            "and start it with `earshot serve --model base.en`",
-                            "model", "model_not_configured"));
+    ex->respond(error_reply(
+        r, http::status::service_unavailable,
+        "no model is configured on this server: get one with `earshot models download base.en` "
+        "and start it with `earshot serve --model base.en`",
+        "model", "model_not_configured"));
     return;
   }
   if (!r.detect_language_only && !svc->models->resolve(r.model)) {
-    ex->respond(error_reply(r, http::status::not_found, "model '" + r.model + "' does not exist on this server",
-                            "model", "model_not_found"));
+    ex->respond(error_reply(r, http::status::not_found,
+                            "model '" + r.model + "' does not exist on this server", "model",
+                            "model_not_found"));
     return;
   }
   auto request = std::make_shared<TranscriptionRequest>(std::move(r));
@@ -358,7 +397,8 @@ void submit(const std::shared_ptr<const TranscriptionService>& svc, Transcriptio
     case SubmitResult::kAccepted:
       break;
     case SubmitResult::kQueueFull:
-      reply_busy(http::status::service_unavailable, "the server is busy; try again shortly", "queue_full");
+      reply_busy(http::status::service_unavailable, "the server is busy; try again shortly",
+                 "queue_full");
       break;
     case SubmitResult::kTokenBusy:
       reply_busy(http::status::too_many_requests,
@@ -373,25 +413,27 @@ void submit(const std::shared_ptr<const TranscriptionService>& svc, Transcriptio
 }
 
 template <class Parse>
-Handler transcription_handler(std::shared_ptr<const TranscriptionService> svc, ErrorStyle style, Parse parse) {
-  return [svc, style, parse](Request& req, const RequestContext& ctx, std::shared_ptr<Exchange> ex) {
-    const unsigned version = req.version();
-    const bool keep_alive = req.keep_alive();
-    TranscriptionRequest r;
-    try {
-      r = parse(req, ctx);
-    } catch (const BadRequest& b) {
-      TranscriptionRequest shape;
-      shape.style = style;
-      shape.version = version;
-      shape.keep_alive = keep_alive;
-      ex->respond(error_reply(shape, b.status, b.message, b.param));
-      return;
-    }
-    r.version = version;
-    r.keep_alive = keep_alive;
-    submit(svc, std::move(r), ctx, ex);
-  };
+Handler transcription_handler(std::shared_ptr<const TranscriptionService> svc, ErrorStyle style,
+                              Parse parse) {
+  return
+      [svc, style, parse](Request& req, const RequestContext& ctx, std::shared_ptr<Exchange> ex) {
+        const unsigned version = req.version();
+        const bool keep_alive = req.keep_alive();
+        TranscriptionRequest r;
+        try {
+          r = parse(req, ctx);
+        } catch (const BadRequest& b) {
+          TranscriptionRequest shape;
+          shape.style = style;
+          shape.version = version;
+          shape.keep_alive = keep_alive;
+          ex->respond(error_reply(shape, b.status, b.message, b.param));
+          return;
+        }
+        r.version = version;
+        r.keep_alive = keep_alive;
+        submit(svc, std::move(r), ctx, ex);
+      };
 }
 
 }  // namespace
@@ -399,7 +441,8 @@ Handler transcription_handler(std::shared_ptr<const TranscriptionService> svc, E
 int TranscriptionService::threads_per_job() const {
   if (engine.threads_per_worker > 0) return engine.threads_per_worker;
   const auto cores = std::max(1u, std::thread::hardware_concurrency());
-  return static_cast<int>(std::max<std::size_t>(1, cores / std::max<std::size_t>(1, engine.workers)));
+  return static_cast<int>(
+      std::max<std::size_t>(1, cores / std::max<std::size_t>(1, engine.workers)));
 }
 
 void add_transcription_routes(Router& router, std::shared_ptr<const TranscriptionService> service) {
@@ -432,20 +475,22 @@ void add_transcription_routes(Router& router, std::shared_ptr<const Transcriptio
                                                [](Request& req, const RequestContext&) {
                                                  return parse_openai(req, false, true);
                                                })});
-  router.add({.path = "/v1/models",
-              .methods = {http::verb::get},
-              .authenticated = true,
-              .error_style = ErrorStyle::kOpenAI,
-              .handler = [service](Request& req, const RequestContext&, std::shared_ptr<Exchange> ex) {
-                json data = json::array();
-                auto entry = [](const std::string& id) {
-                  return json{{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "earshot"}};
-                };
-                if (!service->models->default_name().empty()) data.push_back(entry("whisper-1"));
-                for (const auto& name : service->models->names()) data.push_back(entry(name));
-                ex->respond(json_response(http::status::ok, json_text({{"object", "list"}, {"data", data}}),
-                                          req.version(), req.keep_alive()));
-              }});
+  router.add(
+      {.path = "/v1/models",
+       .methods = {http::verb::get},
+       .authenticated = true,
+       .error_style = ErrorStyle::kOpenAI,
+       .handler = [service](Request& req, const RequestContext&, std::shared_ptr<Exchange> ex) {
+         json data = json::array();
+         auto entry = [](const std::string& id) {
+           return json{{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "earshot"}};
+         };
+         if (!service->models->default_name().empty()) data.push_back(entry("whisper-1"));
+         for (const auto& name : service->models->names()) data.push_back(entry(name));
+         ex->respond(json_response(http::status::ok,
+                                   json_text({{"object", "list"}, {"data", data}}), req.version(),
+                                   req.keep_alive()));
+       }});
 }
 
 }  // namespace earshot::server

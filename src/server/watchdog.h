@@ -28,7 +28,8 @@ class Watchdog {
   Watchdog& operator=(const Watchdog&) = delete;
 
   // Arms a deadline; keep the handle while the job runs and pass it to disarm() after.
-  Handle arm(std::chrono::steady_clock::time_point deadline, std::shared_ptr<std::atomic<bool>> cancel);
+  Handle arm(std::chrono::steady_clock::time_point deadline,
+             std::shared_ptr<std::atomic<bool>> cancel);
   void disarm(const Handle& handle);
 
  private:

@@ -1,9 +1,9 @@
 // Real clients against a real server: the original Python client's request (aiohttp) and
 // the official OpenAI Node SDK (tests/e2e, installed by scripts/test.sh).
 
-#include <fstream>
-
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "testing/child_process.h"
@@ -26,7 +26,8 @@ class Clients : public ::testing::Test {
     std::ofstream(wav_, std::ios::binary) << tone_wav(3.0);
     const json models = {{"scripted", model_.path.string()}};
     server_ = std::make_unique<ServerProcess>(
-        R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["token1"]}},"models":)" + models.dump() + "}");
+        R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["token1"]}},"models":)" +
+        models.dump() + "}");
   }
   std::string expected_text() const {
     const auto a = model_.text.find_first_not_of(' ');
@@ -38,9 +39,9 @@ class Clients : public ::testing::Test {
 };
 
 TEST_F(Clients, OriginalAiohttpClient) {
-  const auto [code, out] = run_command("/usr/bin/python3 " + (source_dir() / "tests/fixtures/original_client.py").string() +
-                                       " http://127.0.0.1:" + std::to_string(server_->port()) + "/stt token1 " +
-                                       wav_.string());
+  const auto [code, out] = run_command(
+      "/usr/bin/python3 " + (source_dir() / "tests/fixtures/original_client.py").string() +
+      " http://127.0.0.1:" + std::to_string(server_->port()) + "/stt token1 " + wav_.string());
   ASSERT_EQ(code, 0) << out;
   const auto j = json::parse(out);
   EXPECT_EQ(j["status"], 200);
@@ -52,11 +53,13 @@ TEST_F(Clients, OriginalAiohttpClient) {
 TEST_F(Clients, OpenAINodeSdk) {
   const auto e2e = source_dir() / "tests/e2e";
   if (!std::filesystem::exists(e2e / "node_modules/openai")) {
-    GTEST_SKIP() << "tests/e2e/node_modules is absent: run scripts/test.sh (it installs the OpenAI SDK)";
+    GTEST_SKIP()
+        << "tests/e2e/node_modules is absent: run scripts/test.sh (it installs the OpenAI SDK)";
   }
-  const auto [code, out] = run_command("node " + (e2e / "openai_sdk_client.mjs").string() + " http://127.0.0.1:" +
-                                       std::to_string(server_->port()) + "/v1 token1 " + wav_.string() + " '" +
-                                       expected_text() + "'");
+  const auto [code, out] =
+      run_command("node " + (e2e / "openai_sdk_client.mjs").string() +
+                  " http://127.0.0.1:" + std::to_string(server_->port()) + "/v1 token1 " +
+                  wav_.string() + " '" + expected_text() + "'");
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("all checks passed"), std::string::npos) << out;
 }

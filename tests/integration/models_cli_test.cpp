@@ -1,10 +1,10 @@
 // `earshot models download | list` against a file server on loopback (tests never reach
 // beyond it), and `earshot serve --model NAME` finding a downloaded model.
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <random>
-
-#include <gtest/gtest.h>
 
 #include "testing/child_process.h"
 #include "testing/paths.h"
@@ -33,8 +33,8 @@ class ModelsCli : public ::testing::Test {
     std::ofstream(served_ / "ggml-test.bin", std::ios::binary) << bytes;
     content_ = bytes;
     server_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-        "/usr/bin/python3", (source_dir() / "tests/fixtures/model_file_server.py").string(), served_.string(),
-        "--cut-after", "1000"});
+        "/usr/bin/python3", (source_dir() / "tests/fixtures/model_file_server.py").string(),
+        served_.string(), "--cut-after", "1000"});
     const auto port = server_->read_line(20s);
     ASSERT_TRUE(port) << "the fixture file server did not start";
     base_ = "http://127.0.0.1:" + *port;
@@ -55,7 +55,8 @@ class ModelsCli : public ::testing::Test {
 };
 
 TEST_F(ModelsCli, DownloadsAndVerifiesAgainstThePublishedSha256) {
-  auto [code, out] = earshot("models download test --base-url " + base_ + "/files --dir " + cache_.string());
+  auto [code, out] =
+      earshot("models download test --base-url " + base_ + "/files --dir " + cache_.string());
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("sha256 verified"), std::string::npos) << out;
   EXPECT_EQ(read_file(cache_ / "ggml-test.bin"), content_);
@@ -65,28 +66,31 @@ TEST_F(ModelsCli, DownloadsAndVerifiesAgainstThePublishedSha256) {
   EXPECT_EQ(code, 0);
   EXPECT_NE(out.find("test\t"), std::string::npos) << out;
   // Present already: nothing fetched again.
-  std::tie(code, out) = earshot("models download test --base-url " + base_ + "/files --dir " + cache_.string());
+  std::tie(code, out) =
+      earshot("models download test --base-url " + base_ + "/files --dir " + cache_.string());
   EXPECT_EQ(code, 0);
   EXPECT_NE(out.find("already downloaded"), std::string::npos);
 }
 
 TEST_F(ModelsCli, ResumesACutTransferAndNeverLeavesAHalfFileUnderTheFinalName) {
-  auto [code, out] = earshot("models download test --base-url " + base_ + "/flaky --dir " + cache_.string());
+  auto [code, out] =
+      earshot("models download test --base-url " + base_ + "/flaky --dir " + cache_.string());
   EXPECT_NE(code, 0) << out;
   EXPECT_NE(out.find("resume"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(cache_ / "ggml-test.bin"));
   ASSERT_TRUE(fs::exists(cache_ / "ggml-test.bin.part"));
   EXPECT_EQ(fs::file_size(cache_ / "ggml-test.bin.part"), 1000u);
 
-  std::tie(code, out) = earshot("models download test --base-url " + base_ + "/flaky --dir " + cache_.string());
+  std::tie(code, out) =
+      earshot("models download test --base-url " + base_ + "/flaky --dir " + cache_.string());
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("resumed"), std::string::npos) << out;
   EXPECT_EQ(read_file(cache_ / "ggml-test.bin"), content_);
 }
 
 TEST_F(ModelsCli, ChecksumMismatchIsRefusedAndDeleted) {
-  auto [code, out] = earshot("models download test --base-url " + base_ + "/files --dir " + cache_.string() +
-                             " --sha256 " + std::string(64, '0'));
+  auto [code, out] = earshot("models download test --base-url " + base_ + "/files --dir " +
+                             cache_.string() + " --sha256 " + std::string(64, '0'));
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("checksum mismatch"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(cache_ / "ggml-test.bin"));
@@ -94,14 +98,16 @@ TEST_F(ModelsCli, ChecksumMismatchIsRefusedAndDeleted) {
 
   // An official name is checked against its published SHA-1, whatever the server says.
   fs::copy_file(served_ / "ggml-test.bin", served_ / "ggml-tiny.bin");
-  std::tie(code, out) = earshot("models download tiny --base-url " + base_ + "/files --dir " + cache_.string());
+  std::tie(code, out) =
+      earshot("models download tiny --base-url " + base_ + "/files --dir " + cache_.string());
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("SHA-1"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(cache_ / "ggml-tiny.bin"));
 }
 
 TEST_F(ModelsCli, MissingFileAndUnknownName) {
-  auto [code, out] = earshot("models download absent --base-url " + base_ + "/files --dir " + cache_.string());
+  auto [code, out] =
+      earshot("models download absent --base-url " + base_ + "/files --dir " + cache_.string());
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("404"), std::string::npos) << out;
   std::tie(code, out) = earshot("models download no-such-model --dir " + cache_.string());
@@ -115,9 +121,11 @@ TEST_F(ModelsCli, MissingFileAndUnknownName) {
 
 TEST_F(ModelsCli, ServeRefusesAModelItCannotFind) {
   const auto cfg = root_ / "config.json";
-  std::ofstream(cfg) << R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["t"]}}})";
-  auto [code, out] = run_command("EARSHOT_MODEL_DIR=" + cache_.string() + " " + earshot_binary().string() +
-                                 " serve --config " + cfg.string() + " --model base.en");
+  std::ofstream(cfg)
+      << R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["t"]}}})";
+  auto [code, out] =
+      run_command("EARSHOT_MODEL_DIR=" + cache_.string() + " " + earshot_binary().string() +
+                  " serve --config " + cfg.string() + " --model base.en");
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("earshot models download base.en"), std::string::npos) << out;
 }

@@ -1,11 +1,11 @@
 // Server options that need a server of their own: the connection cap, JSON logs, /metrics on
 // a separate listener, and curl as the client for the routes and formats.
 
-#include <fstream>
-#include <regex>
-
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "testing/child_process.h"
 #include "testing/http_client.h"
@@ -31,7 +31,8 @@ TEST(ServerOptions, ConnectionsOverTheCapGet503AndClose) {
 }
 
 TEST(ServerOptions, JsonLogLinesAreJsonObjects) {
-  ServerProcess server(R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["secret-token"]}},
+  ServerProcess server(
+      R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["secret-token"]}},
                            "log":{"format":"json","level":"debug"}})");
   http_request(server.port(), "GET", "/ping", {{"Authorization", "Token secret-token"}});
   ASSERT_TRUE(server.wait_for_log("\\\"GET /ping\\\" 200", 5s)) << server.log();
@@ -63,7 +64,8 @@ TEST(ServerOptions, MetricsOnASeparateListenerWithoutToken) {
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("earshot_queue_depth 0"), std::string::npos) << r.body;
   // Not on the main port any more, and nothing else on the metrics port.
-  EXPECT_EQ(http_request(server.port(), "GET", "/metrics", {{"Authorization", "Token t"}}).status, 404);
+  EXPECT_EQ(http_request(server.port(), "GET", "/metrics", {{"Authorization", "Token t"}}).status,
+            404);
   EXPECT_EQ(http_request(metrics_port, "GET", "/ping", {{"Authorization", "Token t"}}).status, 404);
 }
 
@@ -72,22 +74,25 @@ TEST(ServerOptions, TlsWithACertificateMadeAtTestTime) {
   std::filesystem::create_directories(dir);
   const auto cert = dir / "cert.pem";
   const auto key = dir / "key.pem";
-  auto [code, out] = run_command("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
-                                 "subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
-                                 key.string() + " -out " + cert.string());
+  auto [code, out] = run_command(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
+      "subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+      key.string() + " -out " + cert.string());
   ASSERT_EQ(code, 0) << out;
-  ServerProcess server(R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["token1"],
-                           "tls":{"certificate":")" + cert.string() + R"(","private_key":")" + key.string() +
-                       R"("}}}})");
+  ServerProcess server(
+      R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["token1"],
+                           "tls":{"certificate":")" +
+      cert.string() + R"(","private_key":")" + key.string() + R"("}}}})");
   EXPECT_NE(server.log().find("listening on https://127.0.0.1:"), std::string::npos);
   const std::string url = "https://127.0.0.1:" + std::to_string(server.port());
-  std::tie(code, out) =
-      run_command("curl -sS --cacert " + cert.string() + " -H 'Authorization: Token token1' " + url + "/ping");
+  std::tie(code, out) = run_command("curl -sS --cacert " + cert.string() +
+                                    " -H 'Authorization: Token token1' " + url + "/ping");
   EXPECT_EQ(code, 0) << out;
   EXPECT_EQ(out, R"({"text":"pong","status":"success"})");
   // Keep-alive over TLS: two requests on one connection.
-  std::tie(code, out) = run_command("curl -sS --cacert " + cert.string() + " -H 'Authorization: Token token1' " +
-                                    url + "/ping " + url + "/health");
+  std::tie(code, out) =
+      run_command("curl -sS --cacert " + cert.string() + " -H 'Authorization: Token token1' " +
+                  url + "/ping " + url + "/health");
   EXPECT_EQ(out, R"({"text":"pong","status":"success"}{"status":"ok"})");
   std::tie(code, out) = run_command("curl -sS --cacert " + cert.string() + " " + url + "/ping");
   EXPECT_NE(out.find("Missing authorization header"), std::string::npos) << out;
@@ -104,7 +109,8 @@ TEST(ServerOptions, BadTlsFilesStopStartup) {
   const auto cfg = dir / "config.json";
   std::ofstream(cfg) << R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["t"],
                            "tls":{"certificate":"/nonexistent/cert.pem","private_key":"/nonexistent/key.pem"}}}})";
-  const auto [code, out] = run_command(earshot_binary().string() + " serve --config " + cfg.string());
+  const auto [code, out] =
+      run_command(earshot_binary().string() + " serve --config " + cfg.string());
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("/nonexistent/cert.pem"), std::string::npos) << out;
 }
@@ -115,8 +121,9 @@ TEST(ServerOptions, CurlForEachRouteAndFormat) {
   const auto model = write_scripted_model(dir / "ggml-scripted.bin");
   const auto wav = dir / "tone.wav";
   std::ofstream(wav, std::ios::binary) << tone_wav(3.0);
-  ServerProcess server(R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["token1"]}},"models":{"s":")" +
-                       model.path.string() + R"("}})");
+  ServerProcess server(
+      R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["token1"]}},"models":{"s":")" +
+      model.path.string() + R"("}})");
   const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
   const std::string text = model.text.substr(model.text.find_first_not_of(' '));
   auto curl = [&](const std::string& args) {
@@ -127,7 +134,8 @@ TEST(ServerOptions, CurlForEachRouteAndFormat) {
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find(R"({"text":"pong","status":"success"})"), std::string::npos) << out;
 
-  std::tie(code, out) = curl("-X GET -H 'Authorization: Token token1' --data-binary @" + wav.string() + " " + base + "/stt");
+  std::tie(code, out) = curl("-X GET -H 'Authorization: Token token1' --data-binary @" +
+                             wav.string() + " " + base + "/stt");
   EXPECT_NE(out.find("\"text\":\"" + text + "\""), std::string::npos) << out;
   EXPECT_NE(out.find("\n200 application/json"), std::string::npos) << out;
 
@@ -139,16 +147,17 @@ TEST(ServerOptions, CurlForEachRouteAndFormat) {
     EXPECT_NE(out.find(text), std::string::npos) << format << ": " << out;
     EXPECT_NE(out.find("\n200 "), std::string::npos) << format << ": " << out;
   }
-  std::tie(code, out) = curl("-H 'Authorization: Bearer token1' -F file=@" + wav.string() + " -F model=whisper-1 " +
-                             base + "/v1/audio/translations");
+  std::tie(code, out) = curl("-H 'Authorization: Bearer token1' -F file=@" + wav.string() +
+                             " -F model=whisper-1 " + base + "/v1/audio/translations");
   EXPECT_NE(out.find("\n200 application/json"), std::string::npos) << out;
-  std::tie(code, out) = curl("-H 'Authorization: Bearer token1' -F file=@" + wav.string() + " " + base +
-                             "/v1/audio/detect-language");
+  std::tie(code, out) = curl("-H 'Authorization: Bearer token1' -F file=@" + wav.string() + " " +
+                             base + "/v1/audio/detect-language");
   EXPECT_NE(out.find("\"probabilities\""), std::string::npos) << out;
   std::tie(code, out) = curl("-H 'Authorization: Bearer token1' " + base + "/v1/models");
   EXPECT_NE(out.find("\"whisper-1\""), std::string::npos) << out;
-  std::tie(code, out) = curl("-H 'Authorization: Bearer token1' -F file=@" + wav.string() +
-                             " -F model=whisper-1 -F stream=true " + base + "/v1/audio/transcriptions");
+  std::tie(code, out) =
+      curl("-H 'Authorization: Bearer token1' -F file=@" + wav.string() +
+           " -F model=whisper-1 -F stream=true " + base + "/v1/audio/transcriptions");
   EXPECT_NE(out.find("transcript.text.done"), std::string::npos) << out;
   std::tie(code, out) = curl(base + "/health");
   EXPECT_NE(out.find("\n200 application/json"), std::string::npos) << out;

@@ -1,6 +1,7 @@
 // Integration tests: the real `earshot serve` on an ephemeral loopback port, spoken to over
 // real sockets.
 
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <array>
@@ -8,10 +9,8 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
-#include <thread>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "testing/http_client.h"
 #include "testing/paths.h"
@@ -36,11 +35,15 @@ std::pair<int, std::string> run_earshot(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-nlohmann::json json_of(const HttpResult& r) { return nlohmann::json::parse(r.body); }
+nlohmann::json json_of(const HttpResult& r) {
+  return nlohmann::json::parse(r.body);
+}
 
 class Server : public ::testing::Test {
  protected:
-  void SetUp() override { server_ = std::make_unique<ServerProcess>(make_config({"token1", "second"})); }
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(make_config({"token1", "second"}));
+  }
   unsigned short port() const { return server_->port(); }
   std::unique_ptr<ServerProcess> server_;
 };
@@ -100,8 +103,10 @@ TEST_F(Server, EveryAuthDecision) {
 }
 
 TEST_F(Server, HeaderTooLargeIs431) {
-  const auto reply = raw_exchange(
-      port(), "GET /ping HTTP/1.1\r\nHost: x\r\nAuthorization: Token " + std::string(20000, 'x') + "\r\n\r\n", 3s);
+  const auto reply = raw_exchange(port(),
+                                  "GET /ping HTTP/1.1\r\nHost: x\r\nAuthorization: Token " +
+                                      std::string(20000, 'x') + "\r\n\r\n",
+                                  3s);
   EXPECT_NE(reply.find("HTTP/1.1 431"), std::string::npos) << reply.substr(0, 200);
   EXPECT_EQ(http_request(port(), "GET", "/ping", kAuth).status, 200);
 }
@@ -145,7 +150,8 @@ TEST_F(Server, HundredConcurrentConnections) {
   for (int i = 0; i < 100; ++i) conns.push_back(std::make_unique<HttpConnection>(port()));
   std::vector<std::future<int>> results;
   for (auto& c : conns) {
-    results.push_back(std::async(std::launch::async, [&c] { return c->request("GET", "/ping", kAuth).status; }));
+    results.push_back(
+        std::async(std::launch::async, [&c] { return c->request("GET", "/ping", kAuth).status; }));
   }
   int ok = 0;
   for (auto& f : results) ok += f.get() == 200 ? 1 : 0;
@@ -174,14 +180,20 @@ TEST_F(SmallServer, ContentLengthOverTheLimitIs413BeforeTheBody) {
 }
 
 TEST_F(SmallServer, ChunkedBodyIsCutOffAtTheLimit) {
-  std::string req = "GET /ping HTTP/1.1\r\nHost: x\r\nAuthorization: Token token1\r\nTransfer-Encoding: chunked\r\n\r\n";
-  for (int i = 0; i < 20; ++i) req += "64\r\n" + std::string(100, 'a') + "\r\n";  // 2000 bytes in all
+  std::string req =
+      "GET /ping HTTP/1.1\r\nHost: x\r\nAuthorization: Token token1\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n";
+  for (int i = 0; i < 20; ++i)
+    req += "64\r\n" + std::string(100, 'a') + "\r\n";  // 2000 bytes in all
   req += "0\r\n\r\n";
   const auto reply = raw_exchange(port(), req, 3s);
   EXPECT_NE(reply.find("HTTP/1.1 413"), std::string::npos) << reply;
   // Within the limit the same request is served.
-  std::string small = "GET /ping HTTP/1.1\r\nHost: x\r\nAuthorization: Token token1\r\nTransfer-Encoding: chunked\r\n"
-                      "Connection: close\r\n\r\n64\r\n" + std::string(100, 'a') + "\r\n0\r\n\r\n";
+  std::string small =
+      "GET /ping HTTP/1.1\r\nHost: x\r\nAuthorization: Token token1\r\nTransfer-Encoding: "
+      "chunked\r\n"
+      "Connection: close\r\n\r\n64\r\n" +
+      std::string(100, 'a') + "\r\n0\r\n\r\n";
   EXPECT_NE(raw_exchange(port(), small, 3s).find("HTTP/1.1 200"), std::string::npos);
 }
 
@@ -217,7 +229,8 @@ TEST_F(SmallServer, GracefulShutdownFinishesARequestInFlight) {
   net::io_context ioc;
   net::ip::tcp::socket s(ioc);
   s.connect({net::ip::make_address("127.0.0.1"), port()});
-  const std::string head = "GET /ping HTTP/1.1\r\nHost: x\r\nAuthorization: Token token1\r\nContent-Length: 10\r\n\r\n";
+  const std::string head =
+      "GET /ping HTTP/1.1\r\nHost: x\r\nAuthorization: Token token1\r\nContent-Length: 10\r\n\r\n";
   net::write(s, net::buffer(head + "12345"));
   std::this_thread::sleep_for(200ms);
   server_->signal(SIGTERM);
@@ -242,16 +255,21 @@ TEST_F(SmallServer, SigIntStopsAnIdleServerWithExitZero) {
 }
 
 TEST(ServerAuthLimit, RepeatedFailuresFromOneAddressGet429) {
-  ServerProcess server(make_config({"token1"}, R"("auth_failure_limit": 3, "auth_failure_window": 30)"));
+  ServerProcess server(
+      make_config({"token1"}, R"("auth_failure_limit": 3, "auth_failure_window": 30)"));
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(http_request(server.port(), "GET", "/ping", {{"Authorization", "Token wrong"}}).status, 403);
+    EXPECT_EQ(
+        http_request(server.port(), "GET", "/ping", {{"Authorization", "Token wrong"}}).status,
+        403);
   }
-  const auto blocked = http_request(server.port(), "GET", "/ping", {{"Authorization", "Token wrong"}});
+  const auto blocked =
+      http_request(server.port(), "GET", "/ping", {{"Authorization", "Token wrong"}});
   EXPECT_EQ(blocked.status, 429);
   const int retry = std::stoi(blocked.header("retry-after"));
   EXPECT_GT(retry, 0);
   EXPECT_LE(retry, 30);
-  EXPECT_NE(json_of(blocked)["Error"].get<std::string>().find("Too many failed authentication"), std::string::npos);
+  EXPECT_NE(json_of(blocked)["Error"].get<std::string>().find("Too many failed authentication"),
+            std::string::npos);
   // While blocked, even a valid token waits (a guesser cannot tell a hit from a miss)...
   EXPECT_EQ(http_request(server.port(), "GET", "/ping", kAuth).status, 429);
   // ...but routes without authentication are served.
@@ -290,7 +308,8 @@ TEST(ServerAddresses, ListensOnIpv6AndIpv4) {
     boost::system::error_code ec;
     s.connect({net::ip::make_address(addr), server.port()}, ec);
     ASSERT_FALSE(ec) << addr << ": " << ec.message();
-    net::write(s, net::buffer(std::string("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")));
+    net::write(s, net::buffer(
+                      std::string("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")));
     std::string reply;
     std::array<char, 512> buf{};
     for (;;) {
@@ -327,12 +346,14 @@ TEST(ServerCommandLine, EnvironmentNamesTheConfigAndFlagsOverrideIt) {
   const auto dir = binary_dir() / "test-tmp";
   std::filesystem::create_directories(dir);
   const auto cfg = dir / "env-config.json";
-  std::ofstream(cfg) << R"({"server":{"http":{"host":"127.0.0.1","port":1,"allowed_tokens":["t"]}}})";
+  std::ofstream(cfg)
+      << R"({"server":{"http":{"host":"127.0.0.1","port":1,"allowed_tokens":["t"]}}})";
   ::setenv("EARSHOT_CONFIG", cfg.c_str(), 1);
   // The file says port 1 (privileged or taken); the flag moves it to a free port.
   ServerProcess server("", {"--port", "0"});
   ::unsetenv("EARSHOT_CONFIG");
-  EXPECT_EQ(http_request(server.port(), "GET", "/ping", {{"Authorization", "Token t"}}).status, 200);
+  EXPECT_EQ(http_request(server.port(), "GET", "/ping", {{"Authorization", "Token t"}}).status,
+            200);
 }
 
 TEST(ServerCommandLine, VersionAndHelp) {

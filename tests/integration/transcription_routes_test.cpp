@@ -2,13 +2,12 @@
 // (tests/testing/scripted_model.h): every window decodes "<|0.00|> T <|2.80|>", so results
 // are known exactly and fast.
 
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <future>
-#include <regex>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "testing/http_client.h"
 #include "testing/paths.h"
@@ -46,7 +45,8 @@ std::string config_with(const std::string& engine, const std::string& http_extra
   std::string http = R"("host": "127.0.0.1", "port": 0, "request_max_size": 100000000,
                         "allowed_tokens": ["token1", {"label": "other", "token": "token2"}])";
   if (!http_extra.empty()) http += ", " + http_extra;
-  return R"({"server": {"http": {)" + http + R"(}}, "models": )" + models.dump() + R"(, "engine": {)" + engine + "}}";
+  return R"({"server": {"http": {)" + http + R"(}}, "models": )" + models.dump() +
+         R"(, "engine": {)" + engine + "}}";
 }
 
 // A multipart/form-data body.
@@ -54,12 +54,14 @@ struct Form {
   std::string boundary = "earshot-test-boundary";
   std::string body;
   Form& field(const std::string& name, const std::string& value) {
-    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" +
+            value + "\r\n";
     return *this;
   }
-  Form& file(const std::string& name, const std::string& bytes, const std::string& filename = "audio.wav") {
-    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"; filename=\"" + filename +
-            "\"\r\nContent-Type: audio/wav\r\n\r\n" + bytes + "\r\n";
+  Form& file(const std::string& name, const std::string& bytes,
+             const std::string& filename = "audio.wav") {
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name +
+            "\"; filename=\"" + filename + "\"\r\nContent-Type: audio/wav\r\n\r\n" + bytes + "\r\n";
     return *this;
   }
   std::string finish() const { return body + "--" + boundary + "--\r\n"; }
@@ -73,7 +75,8 @@ struct Form {
 class Routes : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = new ServerProcess(config_with(R"("workers": 1, "max_queued_jobs": 64, "max_jobs_per_token": 0)"));
+    server_ = new ServerProcess(
+        config_with(R"("workers": 1, "max_queued_jobs": 64, "max_jobs_per_token": 0)"));
     audio_ = tone_wav(3.0);
   }
   static void TearDownTestSuite() {
@@ -105,7 +108,8 @@ TEST_F(Routes, SttAnswersTheOriginalShapeToAGetWithARawBody) {
 }
 
 TEST_F(Routes, SttTakesPostAndQueryOptions) {
-  const auto r = http_request(port(), "POST", "/stt?response_format=srt&language=en&task=transcribe", kToken, audio_);
+  const auto r = http_request(
+      port(), "POST", "/stt?response_format=srt&language=en&task=transcribe", kToken, audio_);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.header("content-type"), "text/plain; charset=utf-8");
   EXPECT_EQ(r.body, "1\n00:00:00,000 --> 00:00:02,800\n" + trimmed(scripted().text) + "\n\n");
@@ -168,7 +172,8 @@ TEST_F(Routes, OpenAIResponseFormats) {
       EXPECT_NEAR(s["start"].get<double>(), 0.0, 1e-9);
       EXPECT_NEAR(s["end"].get<double>(), 2.8, 1e-9);
       EXPECT_EQ(trimmed(s["text"].get<std::string>()), text);
-      for (const char* k : {"seek", "tokens", "temperature", "avg_logprob", "compression_ratio", "no_speech_prob"}) {
+      for (const char* k : {"seek", "tokens", "temperature", "avg_logprob", "compression_ratio",
+                            "no_speech_prob"}) {
         EXPECT_TRUE(s.contains(k)) << k;
       }
     }
@@ -236,6 +241,14 @@ TEST_F(Routes, StreamingSendsADeltaPerSegmentThenDone) {
   ASSERT_EQ(events.size(), 3u) << r.body;
   EXPECT_EQ(events[0]["type"], "transcript.text.delta");
   EXPECT_EQ(events[1]["type"], "transcript.text.delta");
+  // OpenAI's fields (type, delta) plus each segment's id and times, for clients such as the
+  // web page that show timed segments as they come.
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(events[i]["delta"], scripted().text) << i;
+    EXPECT_EQ(events[i]["id"], i);
+    EXPECT_NEAR(events[i]["start"].get<double>(), 30.0 * i, 1e-9);
+    EXPECT_NEAR(events[i]["end"].get<double>(), 30.0 * i + 2.8, 1e-9);
+  }
   EXPECT_EQ(events[2]["type"], "transcript.text.done");
   EXPECT_EQ(trimmed(events[2]["text"].get<std::string>()),
             trimmed(scripted().text) + scripted().text);
@@ -284,9 +297,10 @@ TEST_F(Routes, MetricsCountRequestsAndAudio) {
   http_request(port(), "GET", "/stt", kToken, audio_);
   const auto r = http_request(port(), "GET", "/metrics", kToken);
   ASSERT_EQ(r.status, 200);
-  for (const char* name : {"earshot_http_requests_total{route=\"/stt\",status=\"200\"}", "earshot_queue_depth",
-                           "earshot_jobs_running", "earshot_audio_seconds_total", "earshot_real_time_factor",
-                           "earshot_model_load_seconds", "earshot_http_request_duration_seconds_bucket"}) {
+  for (const char* name :
+       {"earshot_http_requests_total{route=\"/stt\",status=\"200\"}", "earshot_queue_depth",
+        "earshot_jobs_running", "earshot_audio_seconds_total", "earshot_real_time_factor",
+        "earshot_model_load_seconds", "earshot_http_request_duration_seconds_bucket"}) {
     EXPECT_NE(r.body.find(name), std::string::npos) << name;
   }
   std::smatch m;
@@ -298,7 +312,8 @@ TEST_F(Routes, MetricsCountRequestsAndAudio) {
 // Scheduling limits, each on a server of its own.
 
 TEST(RouteLimits, QueueFullIs503WithRetryAfterAndNothingIsLost) {
-  ServerProcess server(config_with(R"("workers": 1, "max_queued_jobs": 1, "max_jobs_per_token": 0)"));
+  ServerProcess server(
+      config_with(R"("workers": 1, "max_queued_jobs": 1, "max_jobs_per_token": 0)"));
   const auto audio = tone_wav(120.0);
   std::vector<std::future<HttpResult>> replies;
   for (int i = 0; i < 8; ++i) {
@@ -322,7 +337,8 @@ TEST(RouteLimits, QueueFullIs503WithRetryAfterAndNothingIsLost) {
 }
 
 TEST(RouteLimits, JobsPerTokenIs429) {
-  ServerProcess server(config_with(R"("workers": 1, "max_queued_jobs": 16, "max_jobs_per_token": 1)"));
+  ServerProcess server(
+      config_with(R"("workers": 1, "max_queued_jobs": 16, "max_jobs_per_token": 1)"));
   const auto audio = tone_wav(300.0);
   auto first = std::async(std::launch::async, [&] {
     return http_request(server.port(), "POST", "/stt", kToken, audio);
@@ -337,7 +353,8 @@ TEST(RouteLimits, JobsPerTokenIs429) {
   EXPECT_EQ(second.status, 429) << second.body;
   EXPECT_FALSE(second.header("retry-after").empty());
   // Another token is not limited by the first one's job.
-  const auto other = http_request(server.port(), "POST", "/stt", {{"Authorization", "Token token2"}}, tone_wav(1.0));
+  const auto other = http_request(server.port(), "POST", "/stt",
+                                  {{"Authorization", "Token token2"}}, tone_wav(1.0));
   EXPECT_EQ(other.status, 200) << other.body;
   EXPECT_EQ(first.get().status, 200);
 }
@@ -364,17 +381,19 @@ TEST(RouteLimits, ADisconnectMidJobFreesItsWorker) {
     HttpConnection c(server.port());
     // Send the request, then hang up without reading the answer.
     namespace net = boost::asio;
-    std::string req = "POST /stt HTTP/1.1\r\nHost: x\r\nAuthorization: Token token1\r\nContent-Length: " +
-                      std::to_string(audio.size()) + "\r\n\r\n" + audio;
-    const auto reply = std::async(std::launch::async, [&] { return raw_exchange(server.port(), req, 1500ms); });
+    std::string req =
+        "POST /stt HTTP/1.1\r\nHost: x\r\nAuthorization: Token token1\r\nContent-Length: " +
+        std::to_string(audio.size()) + "\r\n\r\n" + audio;
+    const auto reply =
+        std::async(std::launch::async, [&] { return raw_exchange(server.port(), req, 1500ms); });
     reply.wait();
   }
   ASSERT_TRUE(server.wait_for_log("client disconnected", 10s)) << server.log();
   // The worker is free again well before 30 minutes of audio could have been transcribed.
   bool idle = false;
   for (int i = 0; i < 100 && !idle; ++i) {
-    idle = http_request(server.port(), "GET", "/metrics", kToken).body.find("earshot_jobs_running 0") !=
-           std::string::npos;
+    idle = http_request(server.port(), "GET", "/metrics", kToken)
+               .body.find("earshot_jobs_running 0") != std::string::npos;
     if (!idle) std::this_thread::sleep_for(50ms);
   }
   EXPECT_TRUE(idle);
@@ -382,7 +401,8 @@ TEST(RouteLimits, ADisconnectMidJobFreesItsWorker) {
 }
 
 TEST(RouteLimits, ShutdownAnswersEveryQueuedJob) {
-  ServerProcess server(config_with(R"("workers": 1, "max_queued_jobs": 16)", R"("shutdown_grace": 3)"));
+  ServerProcess server(
+      config_with(R"("workers": 1, "max_queued_jobs": 16)", R"("shutdown_grace": 3)"));
   const auto audio = tone_wav(600.0);
   std::vector<std::future<HttpResult>> replies;
   for (int i = 0; i < 4; ++i) {
@@ -391,7 +411,8 @@ TEST(RouteLimits, ShutdownAnswersEveryQueuedJob) {
     }));
   }
   for (int i = 0; i < 200; ++i) {
-    if (http_request(server.port(), "GET", "/metrics", kToken).body.find("earshot_jobs_running 1") != std::string::npos) {
+    if (http_request(server.port(), "GET", "/metrics", kToken)
+            .body.find("earshot_jobs_running 1") != std::string::npos) {
       break;
     }
     std::this_thread::sleep_for(20ms);
@@ -414,7 +435,8 @@ TEST(NoModel, ServerStartsSaysHowToGetOneAndServesPing) {
   EXPECT_EQ(http_request(server.port(), "GET", "/ping", kToken).status, 200);
   const auto r = http_request(server.port(), "POST", "/stt", kToken, tone_wav(1.0));
   EXPECT_EQ(r.status, 503);
-  EXPECT_NE(json::parse(r.body)["Error"].get<std::string>().find("earshot models download"), std::string::npos);
+  EXPECT_NE(json::parse(r.body)["Error"].get<std::string>().find("earshot models download"),
+            std::string::npos);
   // The hint is one line.
   const auto log = server.log();
   const auto at = log.find("earshot models download");

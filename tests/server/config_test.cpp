@@ -1,9 +1,9 @@
 #include "server/config.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "testing/paths.h"
 
@@ -18,7 +18,8 @@ void expect_error(const std::string& text, std::initializer_list<std::string> fr
   } catch (const ConfigError& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("conf/test.json"), std::string::npos) << what;
-    for (const auto& f : fragments) EXPECT_NE(what.find(f), std::string::npos) << "'" << f << "' not in: " << what;
+    for (const auto& f : fragments)
+      EXPECT_NE(what.find(f), std::string::npos) << "'" << f << "' not in: " << what;
   }
 }
 
@@ -59,7 +60,8 @@ TEST(Config, ReadsExtensions) {
     "log": {"level": "debug", "format": "json"}})",
                               "x");
   ASSERT_EQ(c.http.allowed_tokens.size(), 4u);
-  EXPECT_EQ(c.http.allowed_tokens[1].sha256_hex, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+  EXPECT_EQ(c.http.allowed_tokens[1].sha256_hex,
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
   EXPECT_TRUE(c.http.allowed_tokens[1].plaintext.empty());
   EXPECT_EQ(c.http.allowed_tokens[2].label, "ci");
   EXPECT_EQ(c.http.allowed_tokens[2].plaintext, "t-ci");
@@ -75,22 +77,30 @@ TEST(Config, ReadsExtensions) {
 
 TEST(Config, TlsNeedsBothFiles) {
   const auto c = parse_config(
-      R"({"server":{"http":{"allowed_tokens":["a"],"tls":{"certificate":"/c.pem","private_key":"/k.pem"}}}})", "x");
+      R"({"server":{"http":{"allowed_tokens":["a"],"tls":{"certificate":"/c.pem","private_key":"/k.pem"}}}})",
+      "x");
   EXPECT_EQ(c.http.tls_certificate, "/c.pem");
   EXPECT_EQ(c.http.tls_private_key, "/k.pem");
   expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"tls":{"certificate":"/c.pem"}}}})",
                {"server.http.tls", "private_key"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"tls":{"certificate":"/c","private_key":"/k","ca":"x"}}}})",
-               {"server.http.tls.ca", "unknown key"});
+  expect_error(
+      R"({"server":{"http":{"allowed_tokens":["a"],"tls":{"certificate":"/c","private_key":"/k","ca":"x"}}}})",
+      {"server.http.tls.ca", "unknown key"});
 }
 
-TEST(Config, InvalidJsonNamesTheFile) { expect_error("{\"server\": ", {"invalid JSON"}); }
+TEST(Config, InvalidJsonNamesTheFile) {
+  expect_error("{\"server\": ", {"invalid JSON"});
+}
 
-TEST(Config, TopLevelMustBeAnObject) { expect_error("[1,2]", {"expected an object", "an array"}); }
+TEST(Config, TopLevelMustBeAnObject) {
+  expect_error("[1,2]", {"expected an object", "an array"});
+}
 
 TEST(Config, UnknownKeysAreRefusedWithTheirPath) {
-  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"prot":1}}})", {"server.http.prot", "unknown key"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":["a"]},"grpc":{}}})", {"server.grpc", "unknown key"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"prot":1}}})",
+               {"server.http.prot", "unknown key"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"]},"grpc":{}}})",
+               {"server.grpc", "unknown key"});
   expect_error(R"({"srever":{}})", {"srever", "unknown key"});
   expect_error(R"({"server":{"http":{"allowed_tokens":["a"]}},"log":{"lvl":"x"}})", {"log.lvl"});
 }
@@ -98,46 +108,58 @@ TEST(Config, UnknownKeysAreRefusedWithTheirPath) {
 TEST(Config, WrongTypesSayWhatWasExpected) {
   expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"port":"8080"}}})",
                {"server.http.port", "expected a non-negative integer", "a string"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"host":5}}})", {"server.http.host", "expected a string"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"host":5}}})",
+               {"server.http.host", "expected a string"});
   expect_error(R"({"server":{"http":{"allowed_tokens":"token1"}}})",
                {"server.http.allowed_tokens", "expected an array"});
   expect_error(R"({"server":{"http":{"allowed_tokens":[5]}}})", {"server.http.allowed_tokens[0]"});
   expect_error(R"({"server":"x"})", {"server", "expected an object"});
   expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"header_timeout":"1s"}}})",
                {"server.http.header_timeout", "seconds"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":["a"]}},"log":{"format":"xml"}})", {"log.format"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":["a"]}},"log":{"level":"loud"}})", {"log.level"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"]}},"log":{"format":"xml"}})",
+               {"log.format"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"]}},"log":{"level":"loud"}})",
+               {"log.level"});
 }
 
 TEST(Config, OutOfRangeValues) {
-  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"port":70000}}})", {"server.http.port", "65535"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"port":70000}}})",
+               {"server.http.port", "65535"});
   expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"port":-1}}})", {"server.http.port"});
   expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"request_max_size":0}}})",
                {"server.http.request_max_size"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"header_timeout":0}}})", {"server.http.header_timeout"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"header_timeout":0}}})",
+               {"server.http.header_timeout"});
   expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"max_connections":0}}})",
                {"server.http.max_connections"});
 }
 
 TEST(Config, AuthenticationIsNeverSilentlyOff) {
   expect_error(R"({"server":{"http":{}}})", {"server.http.allowed_tokens", "missing"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":[]}}})", {"server.http.allowed_tokens", "at least one"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":[]}}})",
+               {"server.http.allowed_tokens", "at least one"});
   expect_error(R"({"server":{}})", {"server.http", "missing"});
   expect_error(R"({})", {"server", "missing"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":[""]}}})", {"allowed_tokens[0]", "non-empty"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":[""]}}})",
+               {"allowed_tokens[0]", "non-empty"});
 }
 
 TEST(Config, BadTokens) {
-  expect_error(R"({"server":{"http":{"allowed_tokens":["with space"]}}})", {"allowed_tokens[0]", "spaces"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":["sha256:abc"]}}})", {"allowed_tokens[0]", "64 hexadecimal"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":[{"label":"x"}]}}})", {"allowed_tokens[0]", "exactly one"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["with space"]}}})",
+               {"allowed_tokens[0]", "spaces"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["sha256:abc"]}}})",
+               {"allowed_tokens[0]", "64 hexadecimal"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":[{"label":"x"}]}}})",
+               {"allowed_tokens[0]", "exactly one"});
   expect_error(R"({"server":{"http":{"allowed_tokens":[{"label":"x","token":"a","sha256":"b"}]}}})",
                {"exactly one"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":[{"label":"x","token":"a"},{"label":"x","token":"b"}]}}})",
-               {"allowed_tokens[1].label", "duplicate"});
+  expect_error(
+      R"({"server":{"http":{"allowed_tokens":[{"label":"x","token":"a"},{"label":"x","token":"b"}]}}})",
+      {"allowed_tokens[1].label", "duplicate"});
   expect_error(R"({"server":{"http":{"allowed_tokens":[{"token":"a","colour":"red"}]}}})",
                {"allowed_tokens[0].colour", "unknown key"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"auth_schemes":[]}}})", {"server.http.auth_schemes"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"],"auth_schemes":[]}}})",
+               {"server.http.auth_schemes"});
 }
 
 TEST(Config, UnreadableFileNamesIt) {

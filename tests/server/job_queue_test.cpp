@@ -1,8 +1,8 @@
 #include "server/job_queue.h"
 
-#include <future>
-
 #include <gtest/gtest.h>
+
+#include <future>
 
 namespace earshot::server {
 namespace {
@@ -58,7 +58,8 @@ TEST(JobQueue, RefusesWhenTheQueueIsFull) {
   Outcomes o;
   Gate gate;
   JobQueue q({.workers = 1, .max_queued = 2, .max_jobs_per_token = 0});
-  ASSERT_EQ(q.submit(counting_job(o, "t", [&](Job&) { gate.opened.wait(); })), SubmitResult::kAccepted);
+  ASSERT_EQ(q.submit(counting_job(o, "t", [&](Job&) { gate.opened.wait(); })),
+            SubmitResult::kAccepted);
   while (q.running() == 0) std::this_thread::sleep_for(1ms);
   EXPECT_EQ(q.submit(counting_job(o)), SubmitResult::kAccepted);
   EXPECT_EQ(q.submit(counting_job(o)), SubmitResult::kAccepted);
@@ -102,7 +103,8 @@ TEST(JobQueue, ACancelledQueuedJobIsDroppedNotRun) {
 TEST(JobQueue, ShutdownRunsQueuedJobsBeforeTheDeadline) {
   Outcomes o;
   JobQueue q({.workers = 1, .max_queued = 10, .max_jobs_per_token = 0});
-  for (int i = 0; i < 5; ++i) q.submit(counting_job(o, "t", [](Job&) { std::this_thread::sleep_for(10ms); }));
+  for (int i = 0; i < 5; ++i)
+    q.submit(counting_job(o, "t", [](Job&) { std::this_thread::sleep_for(10ms); }));
   q.shutdown(std::chrono::steady_clock::now() + 10s);
   EXPECT_EQ(q.submit(counting_job(o)), SubmitResult::kShuttingDown);
   q.join();

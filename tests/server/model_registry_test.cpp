@@ -1,11 +1,11 @@
 #include "server/model_registry.h"
 
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+
 #include <fstream>
 #include <future>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
 
 #include "model_writer.h"
 #include "testing/paths.h"
@@ -53,7 +53,8 @@ TEST(ModelRegistry, LoadsLazilyOnceAndSharesTheModel) {
   ModelRegistry r({{"m", writer_model("m")}}, "", 0ms, quiet());
   EXPECT_EQ(r.state("m"), ModelRegistry::State::kUnloaded);
   std::vector<std::future<std::shared_ptr<const Model>>> loads;
-  for (int i = 0; i < 4; ++i) loads.push_back(std::async(std::launch::async, [&] { return r.acquire("m"); }));
+  for (int i = 0; i < 4; ++i)
+    loads.push_back(std::async(std::launch::async, [&] { return r.acquire("m"); }));
   std::vector<std::shared_ptr<const Model>> models;
   for (auto& f : loads) models.push_back(f.get());
   for (const auto& m : models) EXPECT_EQ(m.get(), models[0].get());  // one load, shared
@@ -90,7 +91,8 @@ TEST(ModelRegistry, ABrokenFileFailsAndIsRetriedLater) {
     EXPECT_NE(std::string(e.what()).find("cannot be loaded"), std::string::npos);
   }
   EXPECT_EQ(r.state("broken"), ModelRegistry::State::kFailed);
-  std::filesystem::copy_file(writer_model("m"), path, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(writer_model("m"), path,
+                             std::filesystem::copy_options::overwrite_existing);
   EXPECT_NE(r.acquire("broken"), nullptr);
   EXPECT_EQ(r.state("broken"), ModelRegistry::State::kLoaded);
 }

@@ -6,7 +6,8 @@ namespace earshot::server {
 namespace {
 
 TEST(Query, ParsesAndDecodes) {
-  const auto q = parse_query("language=en&task=translate&prompt=hello+world%21&empty=&flag&x=%zz&x=2");
+  const auto q =
+      parse_query("language=en&task=translate&prompt=hello+world%21&empty=&flag&x=%zz&x=2");
   EXPECT_EQ(q.at("language"), "en");
   EXPECT_EQ(q.at("task"), "translate");
   EXPECT_EQ(q.at("prompt"), "hello world!");

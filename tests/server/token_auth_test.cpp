@@ -9,7 +9,9 @@ TokenAuth make_auth() {
   std::vector<TokenEntry> tokens = {
       {.label = "alice", .plaintext = "token1", .sha256_hex = ""},
       // sha256("test")
-      {.label = "hashed", .plaintext = "", .sha256_hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+      {.label = "hashed",
+       .plaintext = "",
+       .sha256_hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
   };
   return TokenAuth(tokens, {"Token", "Bearer"});
 }
@@ -30,7 +32,8 @@ TEST(TokenAuth, MissingHeaderIs401) {
 
 TEST(TokenAuth, AcceptsKnownTokensWithEitherScheme) {
   const auto auth = make_auth();
-  for (const char* h : {"Token token1", "Bearer token1", "token token1", "BEARER token1", "tOkEn token1"}) {
+  for (const char* h :
+       {"Token token1", "Bearer token1", "token token1", "BEARER token1", "tOkEn token1"}) {
     const auto d = auth.decide(std::string_view(h));
     EXPECT_TRUE(d.accepted()) << h;
     EXPECT_EQ(d.label, "alice");
@@ -43,8 +46,8 @@ TEST(TokenAuth, AcceptsKnownTokensWithEitherScheme) {
 
 TEST(TokenAuth, HeaderNotExactlySchemeSpaceToken) {
   const auto auth = make_auth();
-  for (const char* h : {"", "Token", "token1", "Token  token1", "Token token1 extra", " Token token1",
-                        "Token token1 ", "Token ", " token1"}) {
+  for (const char* h : {"", "Token", "token1", "Token  token1", "Token token1 extra",
+                        " Token token1", "Token token1 ", "Token ", " token1"}) {
     const auto d = auth.decide(std::string_view(h));
     EXPECT_EQ(d.outcome, AuthOutcome::kInvalidHeader) << "'" << h << "'";
     EXPECT_EQ(d.http_status(), 403);

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <functional>
 #include <limits>
-#include <cctype>
 
 namespace earshot::testing {
 
@@ -43,7 +43,8 @@ HttpResult HttpConnection::request(const std::string& method, const std::string&
   out.keep_alive = res.keep_alive();
   for (const auto& f : res) {
     std::string name(f.name_string());
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     out.headers[name] = std::string(f.value());
   }
   return out;
@@ -61,15 +62,19 @@ bool HttpConnection::closed_by_peer(std::chrono::milliseconds wait) {
   return closed;
 }
 
-unsigned short HttpConnection::local_port() const { return stream_.socket().local_endpoint().port(); }
+unsigned short HttpConnection::local_port() const {
+  return stream_.socket().local_endpoint().port();
+}
 
 HttpResult http_request(unsigned short port, const std::string& method, const std::string& target,
-                        const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body) {
+                        const std::vector<std::pair<std::string, std::string>>& headers,
+                        const std::string& body) {
   HttpConnection c(port);
   return c.request(method, target, headers, body);
 }
 
-std::string raw_exchange(unsigned short port, const std::string& bytes, std::chrono::milliseconds timeout) {
+std::string raw_exchange(unsigned short port, const std::string& bytes,
+                         std::chrono::milliseconds timeout) {
   net::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
@@ -78,7 +83,8 @@ std::string raw_exchange(unsigned short port, const std::string& bytes, std::chr
   net::write(stream.socket(), net::buffer(bytes), ec);
   std::string out;
   std::array<char, 4096> buf{};
-  std::function<void(beast::error_code, std::size_t)> on_read = [&](beast::error_code e, std::size_t n) {
+  std::function<void(beast::error_code, std::size_t)> on_read = [&](beast::error_code e,
+                                                                    std::size_t n) {
     out.append(buf.data(), n);
     if (!e) stream.async_read_some(net::buffer(buf), on_read);
   };

@@ -3,18 +3,16 @@
 // A small blocking HTTP/1.1 client (Boost.Beast) for integration tests, plus raw-socket
 // helpers for the cases a well-behaved client cannot express.
 
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
-#include <vector>
-
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <vector>
 
 namespace earshot::testing {
 
@@ -51,6 +49,7 @@ HttpResult http_request(unsigned short port, const std::string& method, const st
                         const std::string& body = "");
 
 // Sends raw bytes, then reads until the server closes or `timeout` passes; returns what came.
-std::string raw_exchange(unsigned short port, const std::string& bytes, std::chrono::milliseconds timeout);
+std::string raw_exchange(unsigned short port, const std::string& bytes,
+                         std::chrono::milliseconds timeout);
 
 }  // namespace earshot::testing

@@ -4,8 +4,12 @@
 
 namespace earshot::testing {
 
-std::filesystem::path source_dir() { return EARSHOT_SOURCE_DIR; }
-std::filesystem::path binary_dir() { return EARSHOT_BINARY_DIR; }
+std::filesystem::path source_dir() {
+  return EARSHOT_SOURCE_DIR;
+}
+std::filesystem::path binary_dir() {
+  return EARSHOT_BINARY_DIR;
+}
 
 std::optional<std::filesystem::path> conformance_dir() {
   std::filesystem::path shared = source_dir().parent_path() / "shared";
@@ -17,6 +21,8 @@ std::optional<std::filesystem::path> conformance_dir() {
   return std::nullopt;
 }
 
-std::filesystem::path earshot_binary() { return binary_dir() / "src" / "cli" / "earshot"; }
+std::filesystem::path earshot_binary() {
+  return binary_dir() / "src" / "cli" / "earshot";
+}
 
 }  // namespace earshot::testing

@@ -19,7 +19,7 @@ std::filesystem::path earshot_binary();
 }  // namespace earshot::testing
 
 // Skips the current test when the conformance data is absent.
-#define EARSHOT_REQUIRE_CONFORMANCE(var)                                       \
-  const auto var##_opt = ::earshot::testing::conformance_dir();                \
+#define EARSHOT_REQUIRE_CONFORMANCE(var)                                      \
+  const auto var##_opt = ::earshot::testing::conformance_dir();               \
   if (!var##_opt) GTEST_SKIP() << "../shared/conformance is absent: skipped"; \
   const std::filesystem::path var = *var##_opt

@@ -6,12 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <random>
 #include <cstdlib>
-#include <stdexcept>
-
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <stdexcept>
 
 #include "testing/paths.h"
 
@@ -28,7 +27,8 @@ std::string make_config(const std::vector<std::string>& tokens, const std::strin
 
 ServerProcess::ServerProcess(const std::string& config_json, std::vector<std::string> extra_args) {
   std::random_device rd;
-  dir_ = binary_dir() / "test-tmp" / ("server-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  dir_ = binary_dir() / "test-tmp" /
+         ("server-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
   std::filesystem::create_directories(dir_);
   std::vector<std::string> args = {earshot_binary().string(), "serve"};
   if (!config_json.empty()) {
@@ -82,8 +82,8 @@ ServerProcess::ServerProcess(const std::string& config_json, std::vector<std::st
     if (colon == std::string::npos || colon < at + marker.size() + 3) return -1;
     return std::atoi(log_.substr(colon + 1, end - colon - 1).c_str());
   };
-  const bool ok =
-      changed_.wait_for(lock, std::chrono::seconds(20), [&] { return listening_port() > 0 || exited_; });
+  const bool ok = changed_.wait_for(lock, std::chrono::seconds(20),
+                                    [&] { return listening_port() > 0 || exited_; });
   if (!ok || listening_port() <= 0) {
     const auto text = log_;
     lock.unlock();
@@ -104,7 +104,9 @@ ServerProcess::~ServerProcess() {
   std::filesystem::remove_all(dir_, ec);
 }
 
-void ServerProcess::signal(int signo) const { ::kill(pid_, signo); }
+void ServerProcess::signal(int signo) const {
+  ::kill(pid_, signo);
+}
 
 int ServerProcess::wait_exit(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -125,7 +127,8 @@ std::string ServerProcess::log() const {
   return log_;
 }
 
-bool ServerProcess::wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) const {
+bool ServerProcess::wait_for_log(const std::string& needle,
+                                 std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mutex_);
   return changed_.wait_for(lock, timeout, [&] { return log_.find(needle) != std::string::npos; });
 }
