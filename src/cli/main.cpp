@@ -1,7 +1,8 @@
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdlib>
+
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "earshot/version.h"

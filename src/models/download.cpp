@@ -1,13 +1,13 @@
 #include "models/download.h"
 
-#include <curl/curl.h>
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <memory>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
 
 namespace earshot::models {
 namespace {

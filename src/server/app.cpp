@@ -1,10 +1,11 @@
 #include "server/app.h"
 
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <thread>
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "server/basic_routes.h"
 #include "server/http_server.h"

@@ -4,11 +4,7 @@
 // step an async handler, timeouts on the stream, no thread per connection (STYLE: Beast's
 // http_server_async / advanced_server).
 
-#include <spdlog/logger.h>
-
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -19,6 +15,10 @@
 #include <unordered_map>
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
 #include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <spdlog/logger.h>
 
 #include "server/auth_failure_limiter.h"
 #include "server/config.h"

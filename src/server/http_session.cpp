@@ -1,13 +1,13 @@
 #include "server/http_session.h"
 
-#include <spdlog/spdlog.h>
-#include <sys/socket.h>
-
-#include <boost/beast/version.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <limits>
 #include <type_traits>
+
+#include <boost/beast/version.hpp>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include "server/http_server.h"
 

@@ -1,11 +1,11 @@
 #include "server/logging.h"
 
-#include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
-
 #include <chrono>
 #include <ctime>
+
 #include <nlohmann/json.hpp>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
 
 namespace earshot::server {
 namespace {

@@ -4,8 +4,6 @@
 // unloaded after an idle time. Loading happens on the calling (worker) thread; concurrent
 // requests for a model being loaded wait for that one load.
 
-#include <spdlog/logger.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -15,6 +13,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <spdlog/logger.h>
 
 #include "earshot/whisper.h"
 #include "server/config.h"

@@ -1,6 +1,7 @@
 #include "server/router.h"
 
 #include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace earshot::server {

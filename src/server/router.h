@@ -4,13 +4,14 @@
 // errors are shaped (the original server's or OpenAI's envelope).
 
 #include <atomic>
-#include <boost/beast/http.hpp>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
 #include <vector>
+
+#include <boost/beast/http.hpp>
 
 namespace earshot::server {
 

@@ -1,11 +1,11 @@
 #include "server/token_auth.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 namespace earshot::server {
 namespace {

@@ -5,10 +5,10 @@
 // parsed and validated on the network thread; audio decoding and inference run as jobs on
 // the JobQueue's workers.
 
-#include <spdlog/logger.h>
-
 #include <atomic>
 #include <memory>
+
+#include <spdlog/logger.h>
 
 #include "server/config.h"
 #include "server/job_queue.h"

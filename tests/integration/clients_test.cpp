@@ -1,9 +1,9 @@
 // Real clients against a real server: the original Python client's request (aiohttp) and
 // the official OpenAI Node SDK (tests/e2e, installed by scripts/test.sh).
 
-#include <gtest/gtest.h>
-
 #include <fstream>
+
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "testing/child_process.h"

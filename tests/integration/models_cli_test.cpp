@@ -1,10 +1,10 @@
 // `earshot models download | list` against a file server on loopback (tests never reach
 // beyond it), and `earshot serve --model NAME` finding a downloaded model.
 
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <random>
+
+#include <gtest/gtest.h>
 
 #include "testing/child_process.h"
 #include "testing/paths.h"

@@ -1,11 +1,11 @@
 // Server options that need a server of their own: the connection cap, JSON logs, /metrics on
 // a separate listener, and curl as the client for the routes and formats.
 
-#include <gtest/gtest.h>
-
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <regex>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "testing/child_process.h"
 #include "testing/http_client.h"

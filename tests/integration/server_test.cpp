@@ -1,7 +1,6 @@
 // Integration tests: the real `earshot serve` on an ephemeral loopback port, spoken to over
 // real sockets.
 
-#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <array>
@@ -9,8 +8,10 @@
 #include <cstdio>
 #include <fstream>
 #include <future>
-#include <nlohmann/json.hpp>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "testing/http_client.h"
 #include "testing/paths.h"

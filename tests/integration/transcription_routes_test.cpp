@@ -2,12 +2,13 @@
 // (tests/testing/scripted_model.h): every window decodes "<|0.00|> T <|2.80|>", so results
 // are known exactly and fast.
 
-#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <future>
-#include <nlohmann/json.hpp>
 #include <regex>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "testing/http_client.h"
 #include "testing/paths.h"

@@ -1,9 +1,9 @@
 #include "server/config.h"
 
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <fstream>
+
+#include <gtest/gtest.h>
 
 #include "testing/paths.h"
 

@@ -1,8 +1,8 @@
 #include "server/job_queue.h"
 
-#include <gtest/gtest.h>
-
 #include <future>
+
+#include <gtest/gtest.h>
 
 namespace earshot::server {
 namespace {

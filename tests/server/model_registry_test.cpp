@@ -1,11 +1,11 @@
 #include "server/model_registry.h"
 
-#include <gtest/gtest.h>
-#include <spdlog/sinks/null_sink.h>
-
 #include <fstream>
 #include <future>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
 
 #include "model_writer.h"
 #include "testing/paths.h"

@@ -4,13 +4,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <stdexcept>
 #include <thread>
+
+#include <sys/wait.h>
 
 extern char** environ;
 

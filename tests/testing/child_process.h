@@ -3,12 +3,12 @@
 // A helper program started by a test (a fixture server, a client script), killed when the
 // object goes away. Its stdout is readable line by line; stderr is inherited.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace earshot::testing {
 

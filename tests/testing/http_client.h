@@ -3,16 +3,16 @@
 // A small blocking HTTP/1.1 client (Boost.Beast) for integration tests, plus raw-socket
 // helpers for the cases a well-behaved client cannot express.
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <map>
 #include <optional>
 #include <string>
-#include <utility>
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
 #include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 namespace earshot::testing {
 

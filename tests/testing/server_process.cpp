@@ -3,14 +3,15 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
+
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
 
 #include "testing/paths.h"
 

@@ -2,8 +2,6 @@
 
 // A real `earshot serve` started on an ephemeral loopback port for integration tests.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -11,6 +9,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace earshot::testing {
 
