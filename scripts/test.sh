@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-# Client tests' npm packages (the OpenAI SDK), from the lockfile.
+# Client tests' npm packages (the OpenAI SDK, playwright-core), from the lockfile.
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(release asan)
