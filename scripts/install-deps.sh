@@ -7,6 +7,8 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   clang clang-format clang-tidy libclang-rt-14-dev
+  # OpenMP for clang (the fuzz preset builds the engine with clang)
+  libomp-dev
   # server
   libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcli11-dev libcurl4-openssl-dev zlib1g-dev
