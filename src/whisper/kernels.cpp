@@ -68,7 +68,9 @@ void attention(const float* q, std::int64_t ldq, const float* k, std::int64_t ld
   const float scale = 1.0f / std::sqrt(static_cast<float>(shape.d_head));
   const std::int64_t tasks = shape.n_head * shape.n_q;
   const std::int64_t work = tasks * shape.n_kv * shape.d_head;
-  const int n_threads = work >= (std::int64_t{1} << 21) ? std::max(1, threads) : 1;
+  // A decoder step's cross-attention (n_head x 1500 keys) is bound by reading K and V, which
+  // one core cannot do at the memory's pace: split it from half a million multiply-adds on.
+  const int n_threads = work >= (std::int64_t{1} << 19) ? std::max(1, threads) : 1;
 #pragma omp parallel num_threads(n_threads)
   {
     float* scores = scratch.data() + static_cast<std::int64_t>(omp_get_thread_num()) * shape.n_kv;
