@@ -4,9 +4,11 @@
 // sample buffers with it, concurrently, each call with its own state.
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -47,31 +49,63 @@ bool model_is_multilingual(const Model& model);
 enum class Task { kTranscribe, kTranslate };
 
 // One decoded segment, with OpenAI's field meanings.
+// One word of a segment (word_timestamps), with OpenAI's field meanings.
+struct Word {
+  double start = 0;        // seconds
+  double end = 0;          // seconds
+  std::string word;        // with its leading space and merged punctuation
+  double probability = 0;  // mean probability of its tokens
+};
+
 struct Segment {
   int id = 0;
-  int seek = 0;        // first mel frame of the window that produced it (100 per second)
-  double start = 0;    // seconds
-  double end = 0;      // seconds
-  std::string text;    // decoded text, timestamps removed
+  int seek = 0;             // first mel frame of the window that produced it (100 per second)
+  double start = 0;         // seconds
+  double end = 0;           // seconds
+  std::string text;         // decoded text, timestamps removed
   std::vector<int> tokens;  // including the segment's timestamp tokens
   double temperature = 0;
   double avg_logprob = 0;
   double compression_ratio = 0;
   double no_speech_prob = 0;
+  std::vector<Word> words;  // only with TranscribeOptions::word_timestamps
 };
 
 struct TranscribeOptions {
   std::string language;  // ISO code such as "en"; empty or "auto" = detect on the first window
-  Task task = Task::kTranscribe;  // kTranslate = translate to English
-  bool timestamps = true;         // false = <|notimestamps|> decoding
+  Task task = Task::kTranscribe;           // kTranslate = translate to English
+  bool timestamps = true;                  // false = <|notimestamps|> decoding
   bool condition_on_previous_text = true;  // prompt each window with earlier windows' tokens
   std::string initial_prompt;              // text given as the first window's prompt; empty = none
   int sample_len = 0;                      // max tokens sampled per window; 0 = n_text_ctx / 2
   std::vector<float> temperatures = {0.0f, 0.2f, 0.4f, 0.6f, 0.8f, 1.0f};  // fallback ladder
-  float compression_ratio_threshold = 2.4f;  // retry above it; <= 0 = never
-  float logprob_threshold = -1.0f;           // retry below it (average log-prob per token)
-  float no_speech_threshold = 0.6f;          // with logprob below threshold: window is silent
-  int threads = 0;                           // compute threads; 0 = all cores
+  int beam_size = 0;      // beams at temperature 0; 0 = greedy (OpenAI's transcribe(); its CLI: 5)
+  int best_of = 1;        // samples at temperature > 0, the best kept (OpenAI's CLI: 5)
+  float patience = 1.0f;  // beam search ends after round(beam_size * patience) finished hypotheses
+  std::optional<float> length_penalty;  // nullopt = rank by sum_logprob / length; alpha = by
+                                        // sum_logprob / ((5 + length) / 6)^alpha
+  std::uint64_t seed = 0;  // sampling draws: the same seed, audio and options give the same text
+  std::vector<int> suppress_tokens = {-1};  // ids never sampled; -1 = the non-speech symbols
+  bool suppress_blank = true;               // no blank or eot as a window's first token
+  std::optional<float> max_initial_timestamp = 1.0f;  // seconds; a window's first timestamp is
+                                                      // at most this; nullopt = unlimited
+  std::string prefix;                 // text forced at the start of every window; empty = none
+  bool carry_initial_prompt = false;  // keep initial_prompt before every window's prompt
+  bool word_timestamps = false;       // fill Segment::words (costs one more decoder pass a window)
+  std::string prepend_punctuations = "\"'\u201c\u00bf([{-";  // merged into the next word
+  std::string append_punctuations =
+      "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001";  // merged into the previous word
+  std::optional<float> hallucination_silence_threshold;  // seconds; with word_timestamps, skip
+                                                         // silence longer than this around
+                                                         // probable hallucinations; nullopt = off
+  std::vector<double> clip_timestamps;  // seconds: start,end,start,end,... ranges to transcribe
+                                        // (a last start runs to the end); empty = everything
+  bool vad = false;  // drop long silences (energy voice activity detection) before decoding;
+                     // times still refer to the original audio
+  float compression_ratio_threshold = 2.4f;   // retry above it; <= 0 = never
+  float logprob_threshold = -1.0f;            // retry below it (average log-prob per token)
+  float no_speech_threshold = 0.6f;           // with logprob below threshold: window is silent
+  int threads = 0;                            // compute threads; 0 = all cores
   const std::atomic<bool>* cancel = nullptr;  // raised = stop at the next decoder step (kCancelled)
   std::function<void(double fraction_done)> on_progress;  // after each window
   std::function<void(const Segment&)> on_segment;         // each segment as soon as it is final
@@ -85,10 +119,10 @@ struct Timings {
 };
 
 struct Transcription {
-  std::string text;  // all segments' text concatenated
-  std::string language;        // language used (given or detected)
+  std::string text;                 // all segments' text concatenated
+  std::string language;             // language used (given or detected)
   double language_probability = 0;  // detected probability; 1 when the language was given
-  double duration = 0;         // audio seconds
+  double duration = 0;              // audio seconds
   std::vector<Segment> segments;
   Timings timings;
 };

@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "earshot/error.h"
+#include "whisper/beam_search.h"
 #include "whisper/utf8_text.h"
 
 namespace earshot::whisper {
@@ -65,6 +66,42 @@ void check_cancel(const std::atomic<bool>* cancel) {
 }
 
 }  // namespace
+
+void LogitsSource::fork(std::span<const int> prefix, int n, int /*max_steps*/) {
+  batch_prefix_.assign(prefix.begin(), prefix.end());
+  batch_sequences_.assign(static_cast<std::size_t>(n), {});
+}
+
+std::span<const float> LogitsSource::feed_batch(std::span<const int> tokens) {
+  if (tokens.size() != batch_sequences_.size()) {
+    throw Error(ErrorCode::kInvalidArgument, "feed_batch: one token per sequence is needed");
+  }
+  batch_logits_.clear();
+  std::vector<int> whole;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    batch_sequences_[i].push_back(tokens[i]);
+    whole = batch_prefix_;
+    whole.insert(whole.end(), batch_sequences_[i].begin(), batch_sequences_[i].end());
+    reset();
+    const std::span<const float> logits = feed(whole);
+    batch_logits_.insert(batch_logits_.end(), logits.begin(), logits.end());
+  }
+  return batch_logits_;
+}
+
+void LogitsSource::reorder(std::span<const int> sources) {
+  std::vector<std::vector<int>> next;
+  next.reserve(sources.size());
+  for (const int s : sources) {
+    next.push_back(batch_sequences_.at(static_cast<std::size_t>(s)));
+  }
+  batch_sequences_ = std::move(next);
+}
+
+WindowLogitsSource::AlignmentPass WindowLogitsSource::alignment_pass(
+    std::span<const int> /*tokens*/) {
+  throw Error(ErrorCode::kInvalidArgument, "word timestamps need the model's attention weights");
+}
 
 int GreedyDecoder::choose(std::span<const float> filtered_logits) {
   return static_cast<int>(std::max_element(filtered_logits.begin(), filtered_logits.end()) -
@@ -190,20 +227,16 @@ std::unique_ptr<DecodingStrategy> DecodingTask::make_strategy() const {
   return std::make_unique<TemperatureSampler>(options_.temperature, options_.seed);
 }
 
-DecodingResult DecodingTask::run(LogitsSource& source) const {
+std::span<const float> DecodingTask::feed_initial(LogitsSource& source,
+                                                  DecodingResult& result) const {
   const SpecialTokens& sp = tokenizer_.special();
-  const std::unique_ptr<DecodingStrategy> strategy = make_strategy();
-  DecodingResult result;
-  result.language = options_.language;
-  result.temperature = options_.temperature;
-
-  std::vector<int> tokens = initial_tokens_;
+  const std::span<const int> tokens = initial_tokens_;
   check_cancel(options_.cancel);
   source.reset();
   // The forward pass is split after sot so that its logits, which no_speech_prob reads, come
   // out of a last-row call; causal attention makes this the same computation.
   const auto sot_end = static_cast<std::size_t>(sot_index_) + 1;
-  std::span<const float> logits = source.feed(std::span<const int>(tokens).first(sot_end));
+  std::span<const float> logits = source.feed(tokens.first(sot_end));
   {
     const float max = max_of(logits);
     const double lse = log_sum_exp(logits, max);
@@ -212,8 +245,39 @@ DecodingResult DecodingTask::run(LogitsSource& source) const {
         std::exp(static_cast<double>(logits[static_cast<std::size_t>(sp.no_speech)]) - lse));
   }
   if (sot_end < tokens.size()) {
-    logits = source.feed(std::span<const int>(tokens).subspan(sot_end));
+    logits = source.feed(tokens.subspan(sot_end));
   }
+  return logits;
+}
+
+void DecodingTask::apply_filters(std::span<float> logits, std::span<const int> tokens) const {
+  for (const auto& filter : filters_) {
+    filter->apply(logits, tokens);
+  }
+}
+
+void DecodingTask::finish(DecodingResult& result, float sum_logprob) const {
+  result.text = std::string(strip_whitespace(tokenizer_.decode(result.tokens)));
+  result.avg_logprob =
+      static_cast<double>(sum_logprob) / static_cast<double>(result.tokens.size() + 1);
+  result.compression_ratio = compression_ratio(result.text);
+}
+
+DecodingResult DecodingTask::run(LogitsSource& source) const {
+  const bool beams = options_.temperature == 0.0f && options_.beam_size > 0;
+  const bool samples = options_.temperature > 0.0f && options_.best_of > 1;
+  return beams || samples ? run_batched(source) : run_single(source);
+}
+
+DecodingResult DecodingTask::run_single(LogitsSource& source) const {
+  const SpecialTokens& sp = tokenizer_.special();
+  const std::unique_ptr<DecodingStrategy> strategy = make_strategy();
+  DecodingResult result;
+  result.language = options_.language;
+  result.temperature = options_.temperature;
+
+  std::vector<int> tokens = initial_tokens_;
+  std::span<const float> logits = feed_initial(source, result);
 
   std::vector<float> filtered;
   float sum_logprobs = 0.0f;  // float32 accumulation, as the reference's torch tensor
@@ -223,9 +287,7 @@ DecodingResult DecodingTask::run(LogitsSource& source) const {
       logits = source.feed(std::span<const int>(tokens).last(1));
     }
     filtered.assign(logits.begin(), logits.end());
-    for (const auto& filter : filters_) {
-      filter->apply(filtered, tokens);
-    }
+    apply_filters(filtered, tokens);
     const int chosen = strategy->choose(filtered);
     const float logprob = log_softmax_at(filtered, chosen);
     if (options_.record_steps) {
@@ -248,10 +310,120 @@ DecodingResult DecodingTask::run(LogitsSource& source) const {
 
   result.tokens.assign(tokens.begin() + sample_begin_,
                        tokens.end() - (result.ended_with_eot ? 1 : 0));
-  result.text = std::string(strip_whitespace(tokenizer_.decode(result.tokens)));
-  result.avg_logprob =
-      static_cast<double>(sum_logprobs) / static_cast<double>(result.tokens.size() + 1);
-  result.compression_ratio = compression_ratio(result.text);
+  finish(result, sum_logprobs);
+  return result;
+}
+
+DecodingResult DecodingTask::run_batched(LogitsSource& source) const {
+  const SpecialTokens& sp = tokenizer_.special();
+  const bool beams = options_.temperature == 0.0f;
+  const int n_group = beams ? options_.beam_size : options_.best_of;
+  auto rows = static_cast<std::size_t>(n_group);
+  DecodingResult result;
+  result.language = options_.language;
+  result.temperature = options_.temperature;
+
+  std::optional<BeamSearchDecoder> beam_search;
+  std::vector<TemperatureSampler> samplers;
+  if (beams) {
+    beam_search.emplace(n_group, sp.eot, options_.patience);
+  } else {
+    for (std::size_t r = 0; r < rows; ++r) {
+      // One generator per candidate: each sample depends only on the seed and its index.
+      samplers.emplace_back(options_.temperature, options_.seed + 0x9E3779B97F4A7C15ull * r);
+    }
+  }
+
+  // Every row starts as the initial tokens, as the reference's repeat_interleave.
+  const std::span<const float> first = feed_initial(source, result);
+  const std::size_t n_vocab = first.size();
+  std::vector<float> logits(first.begin(), first.end());
+  for (std::size_t r = 1; r < rows; ++r) {
+    logits.insert(logits.end(), first.begin(), first.end());
+  }
+  source.fork(initial_tokens_, n_group, sample_len_);
+
+  std::vector<std::vector<int>> sequences(rows, initial_tokens_);
+  std::vector<float> sum_logprobs(rows, 0.0f);
+  std::vector<float> logprobs(rows * n_vocab);
+  std::vector<int> next(rows);
+  for (int i = 0; i < sample_len_; ++i) {
+    if (i > 0) {
+      check_cancel(options_.cancel);
+      const std::span<const float> batch = source.feed_batch(next);
+      logits.assign(batch.begin(), batch.end());
+    }
+    for (std::size_t r = 0; r < rows; ++r) {
+      const std::span<float> row(logits.data() + r * n_vocab, n_vocab);
+      apply_filters(row, sequences[r]);
+      const double lse = log_sum_exp(row, max_of(row));
+      for (std::size_t t = 0; t < n_vocab; ++t) {
+        logprobs[r * n_vocab + t] = static_cast<float>(static_cast<double>(row[t]) - lse);
+      }
+    }
+    bool completed = false;
+    if (beams) {
+      const BeamSearchDecoder::Step step = beam_search->update(sequences, logprobs, sum_logprobs);
+      // Fewer rows than beams remain only when fewer tokens than beams are allowed at all.
+      rows = sequences.size();
+      if (rows == 0) {
+        break;
+      }
+      source.reorder(step.sources);
+      next.resize(rows);
+      for (std::size_t r = 0; r < rows; ++r) {
+        next[r] = sequences[r].back();
+      }
+      logprobs.resize(rows * n_vocab);
+      completed = step.completed;
+    } else {
+      completed = true;
+      for (std::size_t r = 0; r < rows; ++r) {
+        std::vector<int>& seq = sequences[r];
+        if (seq.back() == sp.eot && static_cast<int>(seq.size()) > sample_begin_) {
+          next[r] = sp.eot;  // finished rows repeat eot without adding to their score
+        } else {
+          next[r] =
+              samplers[r].choose(std::span<const float>(logits).subspan(r * n_vocab, n_vocab));
+          sum_logprobs[r] += logprobs[r * n_vocab + static_cast<std::size_t>(next[r])];
+        }
+        seq.push_back(next[r]);
+        completed = completed && next[r] == sp.eot;
+      }
+    }
+    if (completed || static_cast<int>(sequences.front().size()) > n_text_ctx_) {
+      break;
+    }
+  }
+
+  // Candidates without the initial tokens, cut at their first eot.
+  std::vector<std::vector<int>> candidates;
+  std::vector<float> candidate_sums;
+  const auto cut = [&](const std::vector<int>& seq) {
+    const auto begin = seq.begin() + sample_begin_;
+    return std::vector<int>(begin, std::find(begin, seq.end(), sp.eot));
+  };
+  if (beams) {
+    for (const BeamCandidate& c : beam_search->finalize(sequences, sum_logprobs)) {
+      candidates.push_back(cut(c.tokens));
+      candidate_sums.push_back(c.sum_logprob);
+    }
+  } else {
+    for (std::size_t r = 0; r < rows; ++r) {
+      candidates.push_back(cut(sequences[r]));
+      candidate_sums.push_back(sum_logprobs[r]);
+    }
+  }
+  const std::size_t best = rank_candidates(candidates, candidate_sums, options_.length_penalty);
+  result.tokens = std::move(candidates[best]);
+  if (beams) {
+    // finalize() lists the finished hypotheses first, then unfinished beams given an eot.
+    result.ended_with_eot = best < beam_search->finished_count();
+  } else {
+    const std::vector<int>& seq = sequences[best];
+    result.ended_with_eot = std::find(seq.begin() + sample_begin_, seq.end(), sp.eot) != seq.end();
+  }
+  finish(result, candidate_sums[best]);
   return result;
 }
 

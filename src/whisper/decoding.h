@@ -31,6 +31,22 @@ class LogitsSource {
   // Appends `tokens` to the sequence and returns the logits predicting the token after the last
   // of them, [n_vocab]. The span stays valid until the next call.
   virtual std::span<const float> feed(std::span<const int> tokens) = 0;
+
+  // Batched decoding (beam search, best_of sampling): n sequences that all continue `prefix`,
+  // the tokens fed since the last reset(). fork() starts them, each to receive at most
+  // `max_steps` more tokens; feed_batch() appends one token
+  // to each and returns their next logits, [n x n_vocab] row by row; reorder() makes sequence
+  // i continue what sequence sources[i] held (a beam search step). The defaults recompute each
+  // sequence from the start with reset() and feed(), which suits test doubles; a network
+  // overrides them to share the prefix and cache each sequence.
+  virtual void fork(std::span<const int> prefix, int n, int max_steps);
+  virtual std::span<const float> feed_batch(std::span<const int> tokens);
+  virtual void reorder(std::span<const int> sources);
+
+ private:
+  std::vector<int> batch_prefix_;
+  std::vector<std::vector<int>> batch_sequences_;
+  std::vector<float> batch_logits_;
 };
 
 // A LogitsSource over audio given one 30 s window at a time: the encoder and the decoder of a
@@ -40,6 +56,19 @@ class WindowLogitsSource : public LogitsSource {
   // Sets the window the following decoding attends to, mel [n_mels x 3000] band-major; forgets
   // fed tokens.
   virtual void set_window(std::span<const float> mel) = 0;
+
+  // Word timestamps (timing.py's find_alignment): a fresh pass over `tokens` in the current
+  // window that returns the raw cross-attention scores q k^T / sqrt(d_head) of the model's
+  // alignment heads and the logits of every row. Forgets fed tokens. The default throws
+  // Error(kInvalidArgument): a source without a network has no attention to offer.
+  struct AlignmentPass {
+    int n_heads = 0;
+    int n_tokens = 0;
+    int n_frames = 0;           // encoder positions, 1500
+    std::vector<float> scores;  // [head][token][frame]
+    std::vector<float> logits;  // [token][n_vocab]
+  };
+  virtual AlignmentPass alignment_pass(std::span<const int> tokens);
 };
 
 // Picks the next token from filtered logits (GreedyDecoder.update's choice in the reference).
@@ -71,12 +100,17 @@ class TemperatureSampler final : public DecodingStrategy {
 struct DecodingOptions {
   Task task = Task::kTranscribe;
   std::string language = "en";  // ISO code; ignored by English-only models
-  float temperature = 0.0f;     // 0 = greedy, else sampling
-  int sample_len = 0;           // max tokens sampled; 0 = n_text_ctx / 2
-  bool timestamps = true;       // false starts with <|notimestamps|>
-  std::vector<int> prompt;      // previous text; given = <|startofprev|> + its last n_text_ctx/2-1
-  std::vector<int> prefix;      // forced first tokens of the transcript; empty = none
-  bool suppress_blank = true;   // no " " or eot as the first sampled token
+  float temperature = 0.0f;     // 0 = greedy (or beam search), else sampling
+  int beam_size = 0;            // beams at temperature 0; 0 = greedy (the reference's None)
+  float patience = 1.0f;        // beam search stops after round(beam_size * patience) finished
+  std::optional<float> length_penalty;  // ranking: nullopt = sum_logprob / length, else the
+                                        // Google NMT penalty ((5 + length) / 6)^alpha
+  int best_of = 1;                      // independent samples at temperature > 0, best kept
+  int sample_len = 0;                   // max tokens sampled; 0 = n_text_ctx / 2
+  bool timestamps = true;               // false starts with <|notimestamps|>
+  std::vector<int> prompt;     // previous text; given = <|startofprev|> + its last n_text_ctx/2-1
+  std::vector<int> prefix;     // forced first tokens of the transcript; empty = none
+  bool suppress_blank = true;  // no " " or eot as the first sampled token
   std::vector<int> suppress_tokens = {-1};            // -1 = the non-speech symbols
   std::optional<float> max_initial_timestamp = 1.0f;  // seconds; nullopt = unlimited
   std::uint64_t seed = 0;                             // sampling draws (temperature > 0)
@@ -122,6 +156,12 @@ class DecodingTask {
 
  private:
   std::unique_ptr<DecodingStrategy> make_strategy() const;
+  DecodingResult run_single(LogitsSource& source) const;
+  DecodingResult run_batched(LogitsSource& source) const;
+  // Reads no_speech_prob at sot and feeds the initial tokens; returns the next logits.
+  std::span<const float> feed_initial(LogitsSource& source, DecodingResult& result) const;
+  void apply_filters(std::span<float> logits, std::span<const int> tokens) const;
+  void finish(DecodingResult& result, float sum_logprob) const;
 
   const Tokenizer& tokenizer_;
   DecodingOptions options_;

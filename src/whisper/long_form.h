@@ -23,12 +23,22 @@ struct LongFormHooks {
   bool record_steps = false;  // fill DecodingResult::steps
 };
 
-// Runs the window loop over `content_frames` frames of audio. `window_mel(seek)` returns the
-// [n_mels x 3000] mel the decoder sees for the window at `seek`; `source` encodes and decodes
-// it. `language` is the resolved code. `encoded_mel`, when given, is the window `source`
-// already holds (language detection's), so an identical first window is not encoded twice.
-// Fills text, language, segments and the encode/decode timings; the caller sets duration,
-// language_probability and the mel timing.
+// Runs the window loop over `content_frames` frames of audio. `window_mel(seek, frames)` returns
+// the [n_mels x 3000] mel the decoder sees for the window at `seek` holding `frames` frames of
+// audio (fewer than 3000 at the end of the audio or of a clip_timestamps range), padded; `source`
+// encodes and decodes it. `language` is the resolved code. `encoded_mel`, when given, is the
+// window `source` already holds (language detection's), so an identical first window is not
+// encoded twice. Fills text, language, segments and the encode/decode timings; the caller sets
+// duration, language_probability and the mel timing.
+using WindowMel = std::function<std::vector<float>(int seek, int frames)>;
+Transcription run_long_form(WindowLogitsSource& source, const Tokenizer& tokenizer, int n_text_ctx,
+                            const TranscribeOptions& options, const std::string& language,
+                            int content_frames, const WindowMel& window_mel,
+                            const std::vector<float>* encoded_mel = nullptr,
+                            const LongFormHooks& hooks = {});
+
+// The same for a mel source that knows only the seek (windows end at the audio's end; no
+// clip_timestamps ranges shorter than a window).
 Transcription run_long_form(WindowLogitsSource& source, const Tokenizer& tokenizer, int n_text_ctx,
                             const TranscribeOptions& options, const std::string& language,
                             int content_frames,

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "earshot/error.h"
+#include "whisper/gathered_attention.h"
 #include "whisper/gemm.h"
 #include "whisper/kernels.h"
 #include "whisper/model.h"
@@ -84,6 +86,24 @@ struct WhisperState::Impl {
   // Decoder activations for up to n_text_ctx tokens at once.
   std::vector<float> dec_x, dec_h, dec_q, dec_attn, dec_mlp;
   std::vector<float> attention_scratch;
+
+  // Batched decoding (fork / decode_batch / reorder): every sequence's K/V rows in one pool per
+  // layer, [layer][pool_capacity x d]; each sequence lists the pool rows of its positions, so
+  // a beam reorder copies row indices, never K/V.
+  void fork(int n, int max_steps);
+  void decode_batch(std::span<const std::int32_t> tokens, std::vector<float>& logits);
+  std::vector<float> pool_k, pool_v;
+  std::int64_t pool_capacity = 0;
+  std::int64_t pool_used = 0;
+  std::vector<std::vector<std::int32_t>> sequence_rows;
+  std::vector<std::int32_t> gathered_rows;
+  std::vector<float> batch_scratch;
+
+  // Raw cross-attention scores q k^T / sqrt(d_head) of chosen (layer, head) pairs, captured by
+  // decode() when set: [pair][token][n_audio_ctx] (word timestamps).
+  std::span<const std::pair<int, int>> capture_heads;
+  std::vector<float>* captured_scores = nullptr;
+  void capture_cross_scores(std::size_t layer, std::int64_t n);
 };
 
 void WhisperState::Impl::encode(std::span<const float> mel) {
@@ -228,6 +248,9 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
                threads);
     gemm.linear(h, n, d, d, block.cross_attn.query.weight.matrix(), d, dec_q.data(), d,
                 {.bias = block.cross_attn.query.bias.ptr()});
+    if (captured_scores != nullptr) {
+      capture_cross_scores(l, n);
+    }
     const float* layer_cross_k = cross_k.data() + l * size(ctx, d);
     const float* layer_cross_v = cross_v.data() + l * size(ctx, d);
     if (n <= kMaxGemvRows) {
@@ -290,6 +313,206 @@ void WhisperState::truncate(int n) {
 
 const Model& WhisperState::model() const {
   return impl_->model;
+}
+
+void WhisperState::Impl::capture_cross_scores(std::size_t layer, std::int64_t n) {
+  const std::int64_t d = dims.n_text_state;
+  const std::int64_t ctx = dims.n_audio_ctx;
+  const std::int64_t d_head = d / dims.n_text_head;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d_head));
+  const float* k = cross_k.data() + layer * size(ctx, d);
+  for (std::size_t p = 0; p < capture_heads.size(); ++p) {
+    if (capture_heads[p].first != static_cast<int>(layer)) {
+      continue;
+    }
+    const std::int64_t column = capture_heads[p].second * d_head;
+    float* out = captured_scores->data() + p * size(n, ctx);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float* q = dec_q.data() + i * d + column;
+      for (std::int64_t j = 0; j < ctx; ++j) {
+        const float* kj = k + j * d + column;
+        float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+        for (std::int64_t c = 0; c < d_head; ++c) {
+          dot += q[c] * kj[c];
+        }
+        out[i * ctx + j] = dot * scale;
+      }
+    }
+  }
+}
+
+void WhisperState::Impl::fork(int n, int max_steps) {
+  if (!encoded) {
+    throw Error(ErrorCode::kInvalidArgument, "fork: no window encoded yet");
+  }
+  if (n < 1 || n > dims.n_text_ctx) {
+    throw Error(ErrorCode::kInvalidArgument, "fork: " + std::to_string(n) + " sequences");
+  }
+  const std::int64_t d = dims.n_text_state;
+  const std::int64_t layers = dims.n_text_layer;
+  const std::int64_t steps = std::clamp<std::int64_t>(max_steps, 1, dims.n_text_ctx - n_past);
+  const std::int64_t capacity = n_past + n * steps;
+  if (capacity > pool_capacity) {
+    pool_k.resize(size(layers * capacity, d));
+    pool_v.resize(size(layers * capacity, d));
+    pool_capacity = capacity;
+  }
+  // The shared prefix (prompt and start sequence) is copied once per window.
+  for (std::int64_t l = 0; l < layers; ++l) {
+    const std::size_t from = l * size(dims.n_text_ctx, d);
+    const std::size_t to = l * size(pool_capacity, d);
+    std::copy_n(self_k.begin() + static_cast<std::ptrdiff_t>(from), n_past * d,
+                pool_k.begin() + static_cast<std::ptrdiff_t>(to));
+    std::copy_n(self_v.begin() + static_cast<std::ptrdiff_t>(from), n_past * d,
+                pool_v.begin() + static_cast<std::ptrdiff_t>(to));
+  }
+  pool_used = n_past;
+  std::vector<std::int32_t> prefix(static_cast<std::size_t>(n_past));
+  for (int i = 0; i < n_past; ++i) {
+    prefix[static_cast<std::size_t>(i)] = i;
+  }
+  sequence_rows.assign(static_cast<std::size_t>(n), prefix);
+  batch_scratch.resize(size(threads, std::max<std::int64_t>(dims.n_text_ctx, dims.n_audio_ctx)));
+}
+
+void WhisperState::Impl::decode_batch(std::span<const std::int32_t> tokens,
+                                      std::vector<float>& logits) {
+  const auto n = static_cast<std::int64_t>(tokens.size());
+  if (sequence_rows.empty() || n != static_cast<std::int64_t>(sequence_rows.size())) {
+    throw Error(ErrorCode::kInvalidArgument, "decode_batch: one token per forked sequence needed");
+  }
+  const auto position = static_cast<std::int64_t>(sequence_rows.front().size());
+  if (position >= dims.n_text_ctx || pool_used + n > pool_capacity) {
+    throw Error(ErrorCode::kInvalidArgument, "decode_batch: the sequences are full");
+  }
+  for (const std::int32_t token : tokens) {
+    if (token < 0 || token >= dims.n_vocab) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "decode_batch: token " + std::to_string(token) + " outside the vocabulary");
+    }
+  }
+  const auto& w = model.weights().decoder;
+  const std::int64_t d = dims.n_text_state;
+  const std::int64_t ctx = dims.n_audio_ctx;
+  float* x = dec_x.data();
+  float* h = dec_h.data();
+  for (std::int64_t i = 0; i < n; ++i) {
+    w.token_embedding.row_to_f32(tokens[static_cast<std::size_t>(i)], x + i * d);
+    add_in_place(x + i * d, w.positional_embedding.ptr() + size(position, d), d);
+  }
+  // This step's K/V rows: pool_used + i for sequence i.
+  const std::int64_t n_keys = position + 1;
+  gathered_rows.resize(size(n, n_keys));
+  for (std::int64_t i = 0; i < n; ++i) {
+    auto& rows = sequence_rows[static_cast<std::size_t>(i)];
+    rows.push_back(static_cast<std::int32_t>(pool_used + i));
+    std::copy(rows.begin(), rows.end(), gathered_rows.begin() + i * n_keys);
+  }
+  const GatheredAttentionShape self_shape{.n_seq = n,
+                                          .n_keys = n_keys,
+                                          .n_head = dims.n_text_head,
+                                          .d_head = d / dims.n_text_head,
+                                          .ld = d};
+  const AttentionShape cross_shape{.n_q = n,
+                                   .n_kv = ctx,
+                                   .n_head = dims.n_text_head,
+                                   .d_head = d / dims.n_text_head,
+                                   .causal_offset = -1};
+  for (std::size_t l = 0; l < w.blocks.size(); ++l) {
+    const auto& block = w.blocks[l];
+    float* layer_k = pool_k.data() + l * size(pool_capacity, d);
+    float* layer_v = pool_v.data() + l * size(pool_capacity, d);
+    layer_norm(x, n, d, block.attn_ln.weight.ptr(), block.attn_ln.bias.ptr(), h, threads);
+    gemm.linear(h, n, d, d, block.attn.query.weight.matrix(), d, dec_q.data(), d,
+                {.bias = block.attn.query.bias.ptr()});
+    gemm.linear(h, n, d, d, block.attn.key.weight.matrix(), d, layer_k + pool_used * d, d);
+    gemm.linear(h, n, d, d, block.attn.value.weight.matrix(), d, layer_v + pool_used * d, d,
+                {.bias = block.attn.value.bias.ptr()});
+    gathered_attention(dec_q.data(), layer_k, layer_v, gathered_rows, dec_attn.data(), self_shape,
+                       batch_scratch, threads);
+    gemm.linear(dec_attn.data(), n, d, d, block.attn.out.weight.matrix(), d, x, d,
+                {.bias = block.attn.out.bias.ptr(), .accumulate = true});
+
+    layer_norm(x, n, d, block.cross_attn_ln.weight.ptr(), block.cross_attn_ln.bias.ptr(), h,
+               threads);
+    gemm.linear(h, n, d, d, block.cross_attn.query.weight.matrix(), d, dec_q.data(), d,
+                {.bias = block.cross_attn.query.bias.ptr()});
+    const float* layer_cross_k = cross_k.data() + l * size(ctx, d);
+    const float* layer_cross_v = cross_v.data() + l * size(ctx, d);
+    if (n <= kMaxGemvRows) {
+      attention(dec_q.data(), d, layer_cross_k, d, layer_cross_v, d, dec_attn.data(), d,
+                cross_shape, batch_scratch, threads);
+    } else {
+      full_attention(dec_q.data(), n, layer_cross_k, layer_cross_v, ctx, dims.n_text_head, d,
+                     dec_attn.data());
+    }
+    gemm.linear(dec_attn.data(), n, d, d, block.cross_attn.out.weight.matrix(), d, x, d,
+                {.bias = block.cross_attn.out.bias.ptr(), .accumulate = true});
+
+    layer_norm(x, n, d, block.mlp_ln.weight.ptr(), block.mlp_ln.bias.ptr(), h, threads);
+    gemm.linear(h, n, d, d, block.mlp_fc1.weight.matrix(), 4 * d, dec_mlp.data(), 4 * d,
+                {.bias = block.mlp_fc1.bias.ptr(), .gelu = true});
+    gemm.linear(dec_mlp.data(), n, 4 * d, 4 * d, block.mlp_fc2.weight.matrix(), d, x, d,
+                {.bias = block.mlp_fc2.bias.ptr(), .accumulate = true});
+  }
+  pool_used += n;
+
+  layer_norm(x, n, d, w.ln.weight.ptr(), w.ln.bias.ptr(), h, threads);
+  logits.resize(size(n, dims.n_vocab));
+  gemm.linear(h, n, d, d, w.token_embedding.matrix(), dims.n_vocab, logits.data(), dims.n_vocab);
+}
+
+void WhisperState::fork(int n, int max_steps) {
+  impl_->fork(n, max_steps);
+}
+
+void WhisperState::decode_batch(std::span<const std::int32_t> tokens, std::vector<float>& logits) {
+  impl_->decode_batch(tokens, logits);
+}
+
+void WhisperState::reorder(std::span<const int> sources) {
+  auto& rows = impl_->sequence_rows;
+  std::vector<std::vector<std::int32_t>> next;
+  next.reserve(sources.size());
+  for (const int s : sources) {
+    if (s < 0 || static_cast<std::size_t>(s) >= rows.size()) {
+      throw Error(ErrorCode::kInvalidArgument, "reorder: no sequence " + std::to_string(s));
+    }
+    next.push_back(rows[static_cast<std::size_t>(s)]);
+  }
+  rows = std::move(next);
+}
+
+int WhisperState::n_sequences() const {
+  return static_cast<int>(impl_->sequence_rows.size());
+}
+
+std::vector<float> WhisperState::cross_attention_scores(std::span<const std::int32_t> tokens,
+                                                        std::span<const std::pair<int, int>> heads,
+                                                        std::vector<float>& logits) {
+  for (const auto& [layer, head] : heads) {
+    if (layer < 0 || layer >= impl_->dims.n_text_layer || head < 0 ||
+        head >= impl_->dims.n_text_head) {
+      throw Error(
+          ErrorCode::kInvalidArgument,
+          "cross_attention_scores: no head " + std::to_string(layer) + "/" + std::to_string(head));
+    }
+  }
+  std::vector<float> scores(heads.size() * tokens.size() *
+                            static_cast<std::size_t>(impl_->dims.n_audio_ctx));
+  impl_->capture_heads = heads;
+  impl_->captured_scores = &scores;
+  truncate(0);
+  try {
+    impl_->decode(tokens, /*all_rows=*/true, logits);
+  } catch (...) {
+    impl_->captured_scores = nullptr;
+    throw;
+  }
+  impl_->captured_scores = nullptr;
+  return scores;
 }
 
 }  // namespace earshot::whisper

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace earshot {
@@ -40,6 +41,25 @@ class WhisperState {
   void truncate(int n);
 
   const Model& model() const;
+
+  // Batched decoding of n sequences that all continue the positions cached now (the prompt
+  // and start sequence), over this window's cross-attention K/V. fork() starts them, with room
+  // for `max_steps` tokens each; decode_batch() appends one token to each sequence and writes
+  // their next logits [n x n_vocab]; reorder() makes sequence i continue sequence sources[i]
+  // (beam search). The sequences' K/V rows live in a shared pool and each sequence lists its
+  // rows, so a reorder moves row indices, never K/V. decode()/truncate() leave them alone.
+  void fork(int n, int max_steps);
+  void decode_batch(std::span<const std::int32_t> tokens, std::vector<float>& logits);
+  void reorder(std::span<const int> sources);
+  int n_sequences() const;
+
+  // A fresh pass (the cache is cleared first) over `tokens` that returns the raw
+  // cross-attention scores q k^T / sqrt(d_head) of each (layer, head) in `heads`, laid out
+  // [head][token][n_audio_ctx], and writes every row's logits [n x n_vocab] (word timestamps,
+  // timing.py's find_alignment).
+  std::vector<float> cross_attention_scores(std::span<const std::int32_t> tokens,
+                                            std::span<const std::pair<int, int>> heads,
+                                            std::vector<float>& logits);
 
  private:
   struct Impl;

@@ -2,8 +2,10 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
+#include "whisper/alignment_heads.h"
 #include "whisper/decoding.h"
 
 namespace earshot::whisper {
@@ -14,13 +16,20 @@ class WhisperState;
 // holds the fed tokens, so each step costs one position.
 class StateLogitsSource final : public WindowLogitsSource {
  public:
-  explicit StateLogitsSource(WhisperState& state) : state_(state) {}
+  // `alignment_heads`: the (layer, head) pairs alignment_pass() reads (alignment_heads.h).
+  explicit StateLogitsSource(WhisperState& state, AlignmentHeads alignment_heads = {})
+      : state_(state), alignment_heads_(std::move(alignment_heads)) {}
   void set_window(std::span<const float> mel) override;
   void reset() override;
   std::span<const float> feed(std::span<const int> tokens) override;
+  void fork(std::span<const int> prefix, int n, int max_steps) override;
+  std::span<const float> feed_batch(std::span<const int> tokens) override;
+  void reorder(std::span<const int> sources) override;
+  AlignmentPass alignment_pass(std::span<const int> tokens) override;
 
  private:
   WhisperState& state_;
+  AlignmentHeads alignment_heads_;
   std::vector<std::int32_t> ids_;
   std::vector<float> logits_;
 };

@@ -6,6 +6,7 @@
 
 #include "earshot/error.h"
 #include "earshot/whisper.h"
+#include "whisper/alignment_heads.h"
 #include "whisper/decoding.h"
 #include "whisper/log_mel.h"
 #include "whisper/long_form.h"
@@ -70,7 +71,9 @@ Transcription transcribe_samples(const Model& model, std::span<const float> samp
   const int content_frames = mel.n_frames - whisper::kChunkFrames;
 
   whisper::WhisperState state(model, threads);
-  whisper::StateLogitsSource source(state);
+  whisper::StateLogitsSource source(state, options.word_timestamps
+                                               ? whisper::alignment_heads(model.dims())
+                                               : whisper::AlignmentHeads{});
   double language_probability = 1.0;
   std::vector<float> detection_mel;
   double detect_encode_ms = 0;
@@ -88,10 +91,12 @@ Transcription transcribe_samples(const Model& model, std::span<const float> samp
     language_probability = probs.front().probability;
   }
 
-  Transcription out = whisper::run_long_form(
-      source, tokenizer, model.dims().n_text_ctx, options, language, content_frames,
-      [&](int seek) { return whisper::window_mel(mel, seek, content_frames).data; },
-      detection_mel.empty() ? nullptr : &detection_mel, hooks);
+  Transcription out =
+      whisper::run_long_form(source, tokenizer, model.dims().n_text_ctx, options, language,
+                             content_frames, whisper::WindowMel([&](int seek, int frames) {
+                               return whisper::window_mel(mel, seek, seek + frames).data;
+                             }),
+                             detection_mel.empty() ? nullptr : &detection_mel, hooks);
   out.language = language;
   out.language_probability = language_probability;
   out.duration = static_cast<double>(samples.size()) / kSampleRate;

@@ -31,8 +31,16 @@ double as_decimal(float value) {
 
 }  // namespace
 
+void clear_if_empty(Segment& segment) {
+  if (segment.start == segment.end || strip_whitespace(segment.text).empty()) {
+    segment.text.clear();
+    segment.tokens.clear();
+    segment.words.clear();
+  }
+}
+
 WindowSegments segment_window(const DecodingResult& result, const Tokenizer& tokenizer, int seek,
-                              int segment_size) {
+                              int segment_size, bool clear_empty) {
   const SpecialTokens& sp = tokenizer.special();
   const std::vector<int>& tokens = result.tokens;
   const std::size_t n = tokens.size();
@@ -58,10 +66,8 @@ WindowSegments segment_window(const DecodingResult& result, const Tokenizer& tok
     s.avg_logprob = result.avg_logprob;
     s.compression_ratio = result.compression_ratio;
     s.no_speech_prob = result.no_speech_prob;
-    // An instantaneous segment or one without text keeps its times but nothing else.
-    if (s.start == s.end || strip_whitespace(s.text).empty()) {
-      s.text.clear();
-      s.tokens.clear();
+    if (clear_empty) {
+      clear_if_empty(s);
     }
     out.segments.push_back(std::move(s));
   };

@@ -19,8 +19,13 @@ struct WindowSegments {
 
 // Splits one window's decoded tokens into segments. `seek`: the window's first mel frame;
 // `segment_size`: its frames of real audio (min(3000, content_frames - seek)).
+// With `clear_empty` false, segments to be cleared keep their text and tokens (word timestamps
+// align them first); clear_if_empty() clears them afterwards.
 WindowSegments segment_window(const DecodingResult& result, const Tokenizer& tokenizer, int seek,
-                              int segment_size);
+                              int segment_size, bool clear_empty = true);
+
+// An instantaneous segment or one without text keeps its times but nothing else.
+void clear_if_empty(Segment& segment);
 
 // Whether a decode should be retried at the next temperature, and whether a window is silence
 // to be skipped, under `options`' thresholds.
