@@ -61,8 +61,8 @@ function describeFailure(status, serverMessage) {
       return "The audio is too large for this server: the file is bigger, or the recording " +
         `longer, than it accepts. Try a shorter piece.${reason}`;
     case 429:
-      return "Too many transcriptions are running with this token at once. Wait for one to " +
-        `finish, then try again.${reason}`;
+      return "The server is holding back: too many transcriptions are running with this token, " +
+        `or too many wrong tokens came from this address. Wait a minute, then try again.${reason}`;
     case 503:
       return "The server is busy, starting up or shutting down, and cannot take this now. " +
         `Try again in a few seconds.${reason}`;
@@ -135,9 +135,13 @@ async function loadModels() {
     return;
   }
   const body = await response.json();
+  if (!body.data || body.data.length === 0) {
+    ui.tokenState.textContent = "Token accepted, but this server has no model configured yet.";
+    return;
+  }
   const previous = ui.model.value;
   ui.model.replaceChildren();
-  for (const m of body.data || []) {
+  for (const m of body.data) {
     const option = new Option(m.id === "whisper-1" ? "whisper-1 (the server's default)" : m.id, m.id);
     ui.model.add(option);
   }
@@ -147,12 +151,10 @@ async function loadModels() {
 
 function setUpSettings() {
   ui.token.value = sessionStorage.getItem(TOKEN_KEY) || "";
-  let timer = null;
-  ui.token.addEventListener("input", () => {
-    sessionStorage.setItem(TOKEN_KEY, token());
-    clearTimeout(timer);
-    timer = setTimeout(loadModels, 400);
-  });
+  // The token is checked (by listing the models) once it is complete, not on every key:
+  // the server counts wrong tokens per address and locks out an address that sends many.
+  ui.token.addEventListener("input", () => sessionStorage.setItem(TOKEN_KEY, token()));
+  ui.token.addEventListener("change", loadModels);
   ui.tokenShow.addEventListener("click", () => {
     const show = ui.token.type === "password";
     ui.token.type = show ? "text" : "password";

@@ -1,9 +1,11 @@
 // The page at `/` in a real browser: Debian's Chromium, headless, driven by playwright-core.
 //
-//   node web_page.test.mjs BASE_URL TOKEN UPLOAD_FILE MIC_WAV ARTIFACTS_DIR EXPECTED_TEXT
+//   node web_page.test.mjs BASE_URL TOKEN UPLOAD_FILE MIC_WAV ARTIFACTS_DIR EXPECTED_TEXT [LIMITED_URL]
 //
 // BASE_URL is a running `earshot serve` whose model gives EXPECTED_TEXT for every segment
 // (tests/testing/scripted_model.h); MIC_WAV is what Chromium's fake microphone plays.
+// LIMITED_URL, when given, is a server with the same token, no model and a request_max_size
+// between the sizes of MIC_WAV and UPLOAD_FILE (for its 413 and 503 answers).
 // Screenshots of each state go to ARTIFACTS_DIR. Prints "ok - <name>" per check and
 // "all checks passed" at the end; exits 1 on the first failure.
 
@@ -13,7 +15,7 @@ import path from "node:path";
 
 import { chromium } from "playwright-core";
 
-const [baseUrl, token, uploadFile, micWav, artifacts, expectedText] = process.argv.slice(2);
+const [baseUrl, token, uploadFile, micWav, artifacts, expectedText, limitedUrl] = process.argv.slice(2);
 if (!expectedText) {
   console.error("usage: node web_page.test.mjs BASE_URL TOKEN UPLOAD_FILE MIC_WAV ARTIFACTS_DIR EXPECTED_TEXT");
   process.exit(2);
@@ -44,9 +46,9 @@ const browser = await chromium.launch({
 
 // A fresh context (own sessionStorage) and page per check; fails on any CSP violation or
 // script error on the page.
-async function withPage(options, body) {
+async function withPage(options, body, url = baseUrl) {
   const context = await browser.newContext({ acceptDownloads: true, ...options });
-  await context.grantPermissions(["microphone"], { origin: baseUrl });
+  await context.grantPermissions(["microphone"], { origin: url });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   const problems = [];
@@ -55,7 +57,7 @@ async function withPage(options, body) {
     if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   try {
-    await page.goto(baseUrl + "/");
+    await page.goto(url + "/");
     await body(page);
     assert.deepEqual(problems, []);
   } finally {
@@ -67,8 +69,11 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
 }
 
+// Types (pastes) the token and commits it with Enter, which checks it against /v1/models.
 async function enterToken(page, value) {
-  await page.getByLabel("Access token").fill(value);
+  const field = page.getByLabel("Access token");
+  await field.fill(value);
+  await field.press("Enter");
 }
 
 async function waitForDone(page) {
@@ -220,6 +225,22 @@ check("word timestamps: the server's refusal is shown, no words are made up", as
   });
 });
 
+if (limitedUrl) {
+  check("a file over the size limit and a server without a model: both explained", async () => {
+    await withPage({}, async (page) => {
+      await enterToken(page, token);
+      const error = page.getByRole("alert");
+      await page.locator("#file").setInputFiles(uploadFile);
+      await error.filter({ hasText: "The audio is too large for this server" }).waitFor();
+      await shot(page, "09-too-large");
+      await page.locator("#file").setInputFiles(micWav);
+      await error.filter({ hasText: "The server is busy, starting up or shutting down" }).waitFor();
+      assert.match(await error.textContent(), /no model is configured/);
+      await shot(page, "10-no-model");
+    }, limitedUrl);
+  });
+}
+
 check("a narrow phone screen in dark mode: nothing overflows sideways", async () => {
   await withPage({ viewport: { width: 360, height: 740 }, colorScheme: "dark", isMobile: true }, async (page) => {
     await enterToken(page, token);
@@ -229,7 +250,7 @@ check("a narrow phone screen in dark mode: nothing overflows sideways", async ()
     assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
     const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     assert.equal(background, "rgb(20, 21, 24)"); // the dark palette
-    await shot(page, "09-phone-dark");
+    await shot(page, "11-phone-dark");
   });
 });
 
@@ -246,7 +267,7 @@ check("keyboard: Tab reaches the controls and Enter on a segment plays it", asyn
       const p = document.getElementById("player");
       return !p.paused || p.currentTime > 0;
     });
-    await shot(page, "10-keyboard");
+    await shot(page, "12-keyboard");
   });
 });
 

@@ -123,18 +123,23 @@ TEST_F(WebPage, InChromium) {
   std::ofstream(upload, std::ios::binary) << tone_wav(45.0);  // two 30 s windows
   const auto mic = *dir_ / "microphone.wav";
   std::ofstream(mic, std::ios::binary) << tone_wav(10.0, 330.0);
+  // A second server with no model and a body limit between the two files' sizes.
+  ServerProcess limited(
+      R"({"server":{"http":{"host":"127.0.0.1","port":0,"request_max_size":500000,)"
+      R"("allowed_tokens":["token1"]}}})");
   const auto artifacts = binary_dir() / "e2e-artifacts" / "web_page";
   std::filesystem::remove_all(artifacts);
 
-  const auto [code, out] =
-      run_command("node " + shell_quoted((e2e / "web_page.test.mjs").string()) +
-                  " http://127.0.0.1:" + std::to_string(port()) + " token1 " +
-                  shell_quoted(upload.string()) + " " + shell_quoted(mic.string()) + " " +
-                  shell_quoted(artifacts.string()) + " " + shell_quoted(expected_text()));
+  const auto [code, out] = run_command(
+      "node " + shell_quoted((e2e / "web_page.test.mjs").string()) +
+      " http://127.0.0.1:" + std::to_string(port()) + " token1 " + shell_quoted(upload.string()) +
+      " " + shell_quoted(mic.string()) + " " + shell_quoted(artifacts.string()) + " " +
+      shell_quoted(expected_text()) + " http://127.0.0.1:" + std::to_string(limited.port()));
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("all checks passed"), std::string::npos) << out;
   EXPECT_EQ(out.find("not ok"), std::string::npos) << out;
-  for (const char* shot : {"02-uploaded.png", "05-recorded.png", "06-wrong-token.png"}) {
+  for (const char* shot : {"02-uploaded.png", "05-recorded.png", "06-wrong-token.png",
+                           "09-too-large.png", "10-no-model.png"}) {
     EXPECT_TRUE(std::filesystem::exists(artifacts / shot)) << shot;
   }
 }
