@@ -1,0 +1,203 @@
+// Word-level timestamps (timing.py): DTW and the median filter against hand-computed
+// examples, word splitting, punctuation merging, OpenAI's alignment-head masks, and
+// transcribe(word_timestamps) on a writer-made model.
+
+#include "whisper/word_timing.h"
+
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "decoding/byte_tokenizer.h"
+#include "earshot/error.h"
+#include "model_writer.h"
+#include "whisper/alignment_heads.h"
+#include "whisper/model.h"
+
+namespace earshot::whisper {
+namespace {
+
+TEST(Dtw, FollowsTheCheapestMonotonicPath) {
+  // Worked by hand: cost[1][1] = 0 (diagonal from the origin), cost[2][2] = 0 (diagonal),
+  // cost[2][3] = 0 (right); every other route crosses a 5.
+  const std::vector<double> x{0, 5, 5,  //
+                              5, 0, 0};
+  const DtwPath path = dtw(x, 2, 3);
+  EXPECT_EQ(path.text_indices, (std::vector<int>{0, 1, 1}));
+  EXPECT_EQ(path.time_indices, (std::vector<int>{0, 1, 2}));
+}
+
+TEST(Dtw, TiesStepAlongTimeFirst) {
+  // All costs equal: at (2, 2) diagonal, down and right tie and the reference takes right
+  // (trace 2), then down at (2, 1), then the diagonal into the origin.
+  const std::vector<double> x(4, 0.0);
+  const DtwPath path = dtw(x, 2, 2);
+  EXPECT_EQ(path.text_indices, (std::vector<int>{0, 1, 1}));
+  EXPECT_EQ(path.time_indices, (std::vector<int>{0, 0, 1}));
+}
+
+TEST(MedianFilter, ReflectPaddedMedianAlongRows) {
+  // Width 3 over 1 5 2 8 3, padded by reflection to 5 1 5 2 8 3 8.
+  std::vector<float> x{1, 5, 2, 8, 3, 4, 4, 4, 4, 4};
+  median_filter(x, 2, 5, 3);
+  EXPECT_EQ(x, (std::vector<float>{5, 2, 5, 3, 8, 4, 4, 4, 4, 4}));
+  std::vector<float> short_row{3, 1, 2};
+  median_filter(short_row, 1, 3, 7);  // 3 values <= 7 / 2: unchanged, as the reference
+  EXPECT_EQ(short_row, (std::vector<float>{3, 1, 2}));
+}
+
+TEST(SplitToWordTokens, AtSpacesAndPunctuation) {
+  const Tokenizer tokenizer = earshot::testing::byte_tokenizer();
+  const int eot = tokenizer.special().eot;
+  const std::vector<int> tokens{' ', 'h', 'i', ',', ' ', 'y', 'o', eot};
+  const WordTokens w = split_to_word_tokens(tokenizer, tokens, "en");
+  EXPECT_EQ(w.words, (std::vector<std::string>{" hi", ",", " yo", "<|endoftext|>"}));
+  EXPECT_EQ(w.tokens[0], (std::vector<int>{' ', 'h', 'i'}));
+  // Without spaces (ja): each complete character, a split UTF-8 sequence waiting for its end.
+  const std::vector<int> e_acute{' ', 0xC3, 0xA9};
+  const WordTokens c = split_to_word_tokens(tokenizer, e_acute, "ja");
+  EXPECT_EQ(c.words, (std::vector<std::string>{" ", "\xC3\xA9"}));
+  EXPECT_EQ(c.tokens[1], (std::vector<int>{0xC3, 0xA9}));
+}
+
+TEST(MergePunctuations, PrependedJoinTheNextWordAppendedThePrevious) {
+  std::vector<WordTiming> words;
+  for (const char* w : {" (", "hi", ")", " there", "."}) {
+    words.push_back({w, {static_cast<int>(words.size())}, 0, 0, 1});
+  }
+  merge_punctuations(words, "\"'\u201c\u00bf([{-",
+                     "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001");
+  std::vector<std::string> text;
+  for (const auto& w : words) {
+    text.push_back(w.word);
+  }
+  EXPECT_EQ(text, (std::vector<std::string>{"", " (hi)", "", " there.", ""}));
+  EXPECT_EQ(words[1].tokens, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(words[3].tokens, (std::vector<int>{3, 4}));
+}
+
+TEST(AlignmentHeads, OfficialMasksDecode) {
+  EXPECT_EQ(base85_decode("Xk~0{Zv"), "hello");  // base64.b85encode(b"hello")
+  ModelDims turbo;
+  turbo.n_vocab = 51866;
+  turbo.n_text_state = 1280;
+  turbo.n_text_layer = 4;
+  turbo.n_text_head = 20;
+  EXPECT_EQ(official_model_name(turbo), "large-v3-turbo");
+  EXPECT_EQ(alignment_heads(turbo),
+            (AlignmentHeads{{2, 4}, {2, 11}, {3, 3}, {3, 6}, {3, 11}, {3, 14}}));
+  for (const char* name : {"tiny", "base", "small", "medium", "large"}) {
+    ModelDims dims = *tools::preset_dims(name);
+    for (const int n_vocab : {51864, 51865, 51866}) {
+      dims.n_vocab = n_vocab;
+      const AlignmentHeads heads = alignment_heads(dims);
+      EXPECT_FALSE(heads.empty()) << name << " " << n_vocab;
+      for (const auto& [layer, head] : heads) {
+        EXPECT_LT(layer, dims.n_text_layer);
+        EXPECT_LT(head, dims.n_text_head);
+      }
+    }
+  }
+  // Unknown models: every head of the upper half of the decoder.
+  ModelDims micro = *tools::preset_dims("micro");
+  EXPECT_FALSE(official_model_name(micro));
+  EXPECT_EQ(alignment_heads(micro), (AlignmentHeads{{1, 0}, {1, 1}}));
+}
+
+std::vector<float> tone(double seconds) {
+  std::vector<float> s(static_cast<std::size_t>(seconds * 16000));
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const double t = static_cast<double>(i) / 16000.0;
+    s[i] = static_cast<float>(0.3 * std::sin(2 * M_PI * (200 + 40 * t) * t));
+  }
+  return s;
+}
+
+TEST(WordTimestamps, TranscribeFillsWordsThatSpellTheSegments) {
+  tools::ModelSpec spec;
+  spec.dims = *tools::preset_dims("micro");
+  spec.seed = 11;
+  const auto model = parse_model(tools::serialize(tools::make_model(spec)), "micro");
+  TranscribeOptions o;
+  o.threads = 2;
+  o.language = "en";
+  o.sample_len = 24;
+  o.temperatures = {0.0f};
+  o.word_timestamps = true;
+  const Transcription t = transcribe(*model, tone(12.0), o);
+  std::string from_words;
+  std::string from_segments;
+  int words = 0;
+  for (const Segment& s : t.segments) {
+    from_segments += s.text;
+    double previous_end = 0;
+    for (const Word& w : s.words) {
+      from_words += w.word;
+      EXPECT_LE(w.start, w.end);
+      EXPECT_GE(w.start, previous_end - 1e-9);
+      EXPECT_GE(w.probability, 0.0);
+      EXPECT_LE(w.probability, 1.0);
+      previous_end = w.end;
+      ++words;
+    }
+    if (!s.words.empty()) {
+      // The segment's bounds come from its words unless a word is too long.
+      EXPECT_LE(s.start, s.words.front().end);
+      EXPECT_GE(s.end, s.words.back().start);
+    }
+  }
+  EXPECT_GT(words, 0);
+  // This vocabulary's words have no leading spaces, so one "word" may run over the next
+  // segments' tokens (the reference assigns it to the first): the words spell a prefix-free
+  // cover of the text, never less than the segment they start in.
+  for (const Segment& s : t.segments) {
+    std::string joined;
+    for (const Word& w : s.words) {
+      joined += w.word;
+    }
+    if (!s.words.empty()) {
+      EXPECT_EQ(joined.substr(0, s.text.size()), s.text);
+    }
+  }
+}
+
+TEST(FindAlignment, DiagonalAttentionGivesWordTimes) {
+  const Tokenizer tokenizer = earshot::testing::byte_tokenizer();
+  const SpecialTokens& sp = tokenizer.special();
+  const std::vector<int> text{' ', 'h', 'i', ' ', 'y', 'o'};
+  std::vector<int> tokens = sp.start_sequence("en", Task::kTranscribe, true);
+  const int n_sot = static_cast<int>(tokens.size());
+  tokens.push_back(sp.no_timestamps);
+  tokens.insert(tokens.end(), text.begin(), text.end());
+  tokens.push_back(sp.eot);
+  WindowLogitsSource::AlignmentPass pass;
+  pass.n_heads = 2;
+  pass.n_tokens = static_cast<int>(tokens.size());
+  pass.n_frames = 1500;
+  pass.scores.assign(static_cast<std::size_t>(2 * pass.n_tokens * 1500), 0.0f);
+  // Row n_sot + k attends to frames [10k, 10k + 10): 0.2 s per token.
+  for (int h = 0; h < 2; ++h) {
+    for (int k = 0; k <= 6; ++k) {
+      for (int f = 10 * k; f < 10 * k + 10; ++f) {
+        pass.scores[static_cast<std::size_t>((h * pass.n_tokens + n_sot + k) * 1500 + f)] = 10.0f;
+      }
+    }
+  }
+  pass.logits.assign(static_cast<std::size_t>(pass.n_tokens * sp.n_vocab), 0.0f);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    pass.logits[(static_cast<std::size_t>(n_sot) + i) * static_cast<std::size_t>(sp.n_vocab) +
+                static_cast<std::size_t>(text[i])] = 20.0f;
+  }
+  const auto words = find_alignment(pass, tokenizer, text, n_sot, 200, "en");
+  ASSERT_EQ(words.size(), 2u);
+  EXPECT_EQ(words[0].word, " hi");
+  EXPECT_DOUBLE_EQ(words[0].start, 0.0);
+  EXPECT_DOUBLE_EQ(words[0].end, 0.6);
+  EXPECT_EQ(words[1].word, " yo");
+  EXPECT_DOUBLE_EQ(words[1].start, 0.6);
+  EXPECT_DOUBLE_EQ(words[1].end, 1.2);
+  EXPECT_GT(words[0].probability, 0.99);
+}
+
+}  // namespace
+}  // namespace earshot::whisper
