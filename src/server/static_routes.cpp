@@ -12,8 +12,12 @@ boost::beast::string_view beast_view(std::string_view s) {
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
   return s;
 }
 
@@ -23,9 +27,15 @@ bool none_match_hits(std::string_view header, std::string_view etag) {
   while (!header.empty()) {
     const auto comma = header.find(',');
     auto tag = trim(header.substr(0, comma));
-    if (tag.starts_with("W/")) tag.remove_prefix(2);
-    if (tag == "*" || tag == etag) return true;
-    if (comma == std::string_view::npos) break;
+    if (tag.starts_with("W/")) {
+      tag.remove_prefix(2);
+    }
+    if (tag == "*" || tag == etag) {
+      return true;
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
     header.remove_prefix(comma + 1);
   }
   return false;
@@ -41,7 +51,7 @@ void set_page_headers(Response& res, const EmbeddedAsset& asset) {
 }
 
 Handler asset_handler(EmbeddedAsset asset) {
-  return [asset](Request& req, const RequestContext&, std::shared_ptr<Exchange> ex) {
+  return [asset](Request& req, const RequestContext&, const std::shared_ptr<Exchange>& ex) {
     const auto if_none_match = req[http::field::if_none_match];
     if (!if_none_match.empty() &&
         none_match_hits(std::string_view(if_none_match.data(), if_none_match.size()), asset.etag)) {
@@ -76,24 +86,27 @@ std::string_view content_type_for(std::string_view path) {
       {".txt", "text/plain; charset=utf-8"},
   }};
   for (const auto& [extension, type] : kTypes) {
-    if (path.ends_with(extension)) return type;
+    if (path.ends_with(extension)) {
+      return type;
+    }
   }
   return "application/octet-stream";
 }
 
 void add_static_routes(Router& router, std::span<const EmbeddedAsset> assets) {
+  auto route_for = [](std::string path, const EmbeddedAsset& asset) {
+    Route route;
+    route.path = std::move(path);
+    route.methods = {http::verb::get};
+    route.authenticated = false;
+    route.error_style = ErrorStyle::kOriginal;
+    route.handler = asset_handler(asset);
+    return route;
+  };
   for (const auto& asset : assets) {
-    router.add({.path = std::string(asset.path),
-                .methods = {http::verb::get},
-                .authenticated = false,
-                .error_style = ErrorStyle::kOriginal,
-                .handler = asset_handler(asset)});
+    router.add(route_for(std::string(asset.path), asset));
     if (asset.path == "/index.html") {
-      router.add({.path = "/",
-                  .methods = {http::verb::get},
-                  .authenticated = false,
-                  .error_style = ErrorStyle::kOriginal,
-                  .handler = asset_handler(asset)});
+      router.add(route_for("/", asset));
     }
   }
 }

@@ -24,9 +24,13 @@ class RecordingExchange final : public Exchange {
 
 Response get(const Router& router, const std::string& path, const std::string& if_none_match = "") {
   const Route* route = router.find(path);
-  if (route == nullptr) throw std::runtime_error("no route for " + path);
+  if (route == nullptr) {
+    throw std::runtime_error("no route for " + path);
+  }
   Request req{http::verb::get, path, 11};
-  if (!if_none_match.empty()) req.set(http::field::if_none_match, if_none_match);
+  if (!if_none_match.empty()) {
+    req.set(http::field::if_none_match, if_none_match);
+  }
   auto ex = std::make_shared<RecordingExchange>();
   route->handler(req, {.remote = "test", .token_label = "", .path = path, .query = ""}, ex);
   return ex->answer;
@@ -42,7 +46,9 @@ std::string header(const Response& res, const char* name) {
 
 const EmbeddedAsset* asset(std::string_view path) {
   for (const auto& a : embedded_web_assets()) {
-    if (a.path == path) return &a;
+    if (a.path == path) {
+      return &a;
+    }
   }
   return nullptr;
 }
@@ -59,7 +65,9 @@ TEST(StaticRoutes, TheBuildEmbedsThePageFiles) {
     EXPECT_EQ(a->etag.back(), '"');
   }
   std::set<std::string_view> etags;
-  for (const auto& a : embedded_web_assets()) etags.insert(a.etag);
+  for (const auto& a : embedded_web_assets()) {
+    etags.insert(a.etag);
+  }
   EXPECT_EQ(etags.size(), embedded_web_assets().size()) << "different files, different ETags";
   EXPECT_NE(asset("/index.html")->content.find("<!doctype html>"), std::string_view::npos);
 }
