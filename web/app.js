@@ -292,6 +292,20 @@ function addSegment(segment) {
   text.className = "text";
   text.textContent = segment.text.trim();
   button.append(time, " ", text);
+  // Words only as the server timed them (present when word timestamps were asked for and
+  // the server gives them); never estimated here.
+  if (Array.isArray(segment.words) && segment.words.length > 0) {
+    const words = document.createElement("span");
+    words.className = "words";
+    for (const w of segment.words) {
+      const word = document.createElement("span");
+      word.className = "word";
+      word.textContent = w.word.trim();
+      word.title = `${formatTimestamp(w.start, ".")} – ${formatTimestamp(w.end, ".")}`;
+      words.append(word, " ");
+    }
+    button.append(words);
+  }
   button.addEventListener("click", () => playSegment(segment));
   item.append(button);
   ui.segments.append(item);
@@ -367,7 +381,7 @@ function transcribe() {
           continue;
         }
         if (event.type === "transcript.text.delta") {
-          addSegment({ id: event.id, start: event.start, end: event.end, text: event.delta });
+          addSegment({ id: event.id, start: event.start, end: event.end, text: event.delta, words: event.words });
           const n = state.segments.length;
           setStatus(`Transcribing… ${n} segment${n === 1 ? "" : "s"} so far`);
         } else if (event.type === "transcript.text.done") {

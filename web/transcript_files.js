@@ -57,7 +57,11 @@ export function toJson(segments, { text, task, duration }) {
     task,
     duration: Number.isFinite(duration) ? duration : null,
     text: strip(text),
-    segments: segments.map((s) => ({ id: s.id, start: s.start, end: s.end, text: s.text })),
+    segments: segments.map((s) => {
+      const out = { id: s.id, start: s.start, end: s.end, text: s.text };
+      if (s.words) out.words = s.words;
+      return out;
+    }),
   };
   return `${JSON.stringify(body, null, 2)}\n`;
 }
