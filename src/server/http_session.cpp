@@ -238,6 +238,26 @@ void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
     return;
   }
   lowest().expires_after(server_.config().body_timeout);
+  // A client that asked to be told before sending its body (curl does for bodies over
+  // 1 MiB) hears now that route, token and size are accepted.
+  const auto expect = parser_->get()[http::field::expect];
+  if (beast::iequals(expect, "100-continue")) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                     [self = this->shared_from_this()](beast::error_code e, std::size_t) {
+                       if (e) {
+                         self->force_close();
+                         return;
+                       }
+                       self->read_body();
+                     });
+    return;
+  }
+  read_body();
+}
+
+template <class Stream>
+void BasicHttpSession<Stream>::read_body() {
   http::async_read(
       stream_, buffer_, *parser_,
       [self = this->shared_from_this()](beast::error_code e, std::size_t) { self->on_body(e); });

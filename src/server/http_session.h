@@ -61,6 +61,7 @@ class BasicHttpSession final : public Session,
   void wait_for_request();
   void read_header();
   void on_header(boost::beast::error_code ec);
+  void read_body();
   void on_body(boost::beast::error_code ec);
   void dispatch();
   // Streaming answers (see Exchange): chunks queued and written in order.

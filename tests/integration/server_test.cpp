@@ -198,6 +198,33 @@ TEST_F(SmallServer, ChunkedBodyIsCutOffAtTheLimit) {
   EXPECT_NE(raw_exchange(port(), small, 3s).find("HTTP/1.1 200"), std::string::npos);
 }
 
+TEST_F(SmallServer, ExpectContinueIsAnsweredBeforeTheBody) {
+  namespace net = boost::asio;
+  net::io_context ioc;
+  net::ip::tcp::socket s(ioc);
+  s.connect({net::ip::make_address("127.0.0.1"), port()});
+  net::write(s, net::buffer(std::string("GET /ping HTTP/1.1\r\nHost: x\r\nAuthorization: Token token1\r\n"
+                                        "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n")));
+  std::array<char, 64> buf{};
+  const auto n = s.read_some(net::buffer(buf));
+  EXPECT_EQ(std::string(buf.data(), n), "HTTP/1.1 100 Continue\r\n\r\n");
+  net::write(s, net::buffer(std::string("hello")));
+  std::string reply;
+  boost::system::error_code ec;
+  while (reply.find("pong") == std::string::npos && !ec) {
+    const auto m = s.read_some(net::buffer(buf), ec);
+    reply.append(buf.data(), m);
+  }
+  EXPECT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << reply;
+  // Refused requests get their answer instead of 100 Continue.
+  const auto refused = raw_exchange(port(),
+                                    "GET /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                    "Expect: 100-continue\r\n\r\n",
+                                    2s);
+  EXPECT_EQ(refused.find("100 Continue"), std::string::npos);
+  EXPECT_NE(refused.find("HTTP/1.1 401"), std::string::npos) << refused;
+}
+
 TEST_F(SmallServer, BodyWithinTheLimitIsRead) {
   // GET with a body, as the original clients send audio.
   const auto r = http_request(port(), "GET", "/ping", kAuth, std::string(1000, 'b'));
