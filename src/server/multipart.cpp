@@ -130,6 +130,11 @@ std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_vi
     if (end == std::string_view::npos)
       throw MultipartError("multipart body is truncated (no closing boundary)");
     part.data = body.substr(pos, end - pos);
+    if (!part.filename && part.data.size() > limits.max_field_size) {
+      throw MultipartError("multipart field '" + part.name + "' is larger than " +
+                           std::to_string(limits.max_field_size) +
+                           " bytes (a file part needs a filename)");
+    }
     parts.push_back(std::move(part));
     pos = end + next_delimiter.size();
   }

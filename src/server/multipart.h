@@ -22,6 +22,9 @@ struct MultipartPart {
 struct MultipartLimits {
   std::size_t max_parts = 64;               // more parts is an error
   std::size_t max_part_header_size = 8192;  // bytes of one part's headers
+  // Bytes of a part without a filename (a form field such as `prompt`, not a file): text
+  // fields end up in the tokenizer, whose cost grows faster than their length.
+  std::size_t max_field_size = 65536;
 };
 
 class MultipartError : public std::runtime_error {

@@ -75,5 +75,27 @@ TEST(Multipart, Errors) {
         "\"\r\n\r\nx\r\n--b--");
 }
 
+// Form fields (no filename) are capped; files are bounded only by the request's body limit.
+TEST(Multipart, FieldSizeLimit) {
+  auto form = [](const std::string& disposition, std::size_t size) {
+    return "--b\r\nContent-Disposition: form-data; " + disposition + "\r\n\r\n" +
+           std::string(size, 'p') + "\r\n--b--";
+  };
+  const MultipartLimits limits{.max_field_size = 100};
+  EXPECT_EQ(parse_multipart(form("name=\"prompt\"", 100), "b", limits).at(0).data.size(), 100u);
+  try {
+    parse_multipart(form("name=\"prompt\"", 101), "b", limits);
+    ADD_FAILURE() << "a 101-byte field passed a 100-byte limit";
+  } catch (const MultipartError& e) {
+    EXPECT_NE(std::string(e.what()).find("'prompt' is larger than 100 bytes"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(parse_multipart(form("name=\"file\"; filename=\"a.wav\"", 5000), "b", limits)
+                .at(0)
+                .data.size(),
+            5000u);
+  EXPECT_EQ(MultipartLimits{}.max_field_size, 65536u);
+}
+
 }  // namespace
 }  // namespace earshot::server
