@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -43,6 +45,26 @@ struct TranscribeFlags {
   double temperature_increment = 0.2;
   bool no_fallback = false;
   std::string initial_prompt;
+  // Defaults of OpenAI's `whisper` command (beam search and best-of-5 sampling), not of its
+  // transcribe() function.
+  int beam_size = 5;
+  int best_of = 5;
+  std::optional<float> patience;
+  std::optional<float> length_penalty;
+  std::string suppress_tokens = "-1";
+  std::string prefix;
+  bool carry_initial_prompt = false;
+  bool word_timestamps = false;
+  std::string prepend_punctuations = "\"'\u201c\u00bf([{-";
+  std::string append_punctuations = "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001";
+  bool highlight_words = false;
+  std::optional<int> max_line_width;
+  std::optional<int> max_line_count;
+  std::optional<int> max_words_per_line;
+  std::string clip_timestamps = "0";
+  std::optional<float> hallucination_silence_threshold;
+  std::uint64_t seed = 0;
+  bool vad = false;
   int threads = 0;
   std::string output_format = "txt";
   std::optional<std::filesystem::path> output_dir;
@@ -76,6 +98,26 @@ std::vector<float> temperature_ladder(const TranscribeFlags& flags) {
   return ladder;
 }
 
+// A comma-separated list of numbers ("-1", "0,12.5,30"); empty text is an empty list;
+// nullopt when an item is not a number.
+template <typename T>
+std::optional<std::vector<T>> parse_numbers(const std::string& text) {
+  std::vector<T> out;
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    const std::string item = text.substr(begin, end - begin);
+    char* stop = nullptr;
+    const double value = std::strtod(item.c_str(), &stop);
+    if (item.empty() || stop != item.c_str() + item.size()) {
+      return std::nullopt;
+    }
+    out.push_back(static_cast<T>(value));
+    begin = end + 1;
+  }
+  return out;
+}
+
 TranscribeOptions engine_options(const TranscribeFlags& flags) {
   TranscribeOptions options;
   options.language = flags.language == "auto" ? "" : flags.language;
@@ -85,6 +127,20 @@ TranscribeOptions engine_options(const TranscribeFlags& flags) {
   options.initial_prompt = flags.initial_prompt;
   options.temperatures = temperature_ladder(flags);
   options.threads = flags.threads;
+  options.beam_size = flags.beam_size;
+  options.best_of = flags.best_of;
+  options.patience = flags.patience.value_or(1.0f);
+  options.length_penalty = flags.length_penalty;
+  options.suppress_tokens = *parse_numbers<int>(flags.suppress_tokens);
+  options.prefix = flags.prefix;
+  options.carry_initial_prompt = flags.carry_initial_prompt;
+  options.word_timestamps = flags.word_timestamps;
+  options.prepend_punctuations = flags.prepend_punctuations;
+  options.append_punctuations = flags.append_punctuations;
+  options.clip_timestamps = *parse_numbers<double>(flags.clip_timestamps);
+  options.hallucination_silence_threshold = flags.hallucination_silence_threshold;
+  options.seed = flags.seed;
+  options.vad = flags.vad;
   return options;
 }
 
@@ -201,7 +257,13 @@ std::string transcribe_one(const Model& model, const std::filesystem::path& inpu
     print_timings(input, static_cast<double>(samples.size()) / kSampleRate, decode_ms,
                   elapsed_ms(start), result.timings);
   }
-  return with_final_newline(render_transcription(result, format, {.task = options.task}));
+  RenderOptions render;
+  render.task = options.task;
+  render.subtitles = {.max_line_width = flags.max_line_width,
+                      .max_line_count = flags.max_line_count,
+                      .max_words_per_line = flags.max_words_per_line,
+                      .highlight_words = flags.highlight_words};
+  return with_final_newline(render_transcription(result, format, render));
 }
 
 bool write_file(const std::filesystem::path& path, const std::string& text) {
@@ -216,6 +278,23 @@ bool write_file(const std::filesystem::path& path, const std::string& text) {
 }
 
 int run_transcribe(const TranscribeFlags& flags) {
+  if (!parse_numbers<int>(flags.suppress_tokens)) {
+    std::cerr << "earshot: --suppress-tokens takes comma-separated token ids\n";
+    return kExitUsage;
+  }
+  if (!parse_numbers<double>(flags.clip_timestamps)) {
+    std::cerr << "earshot: --clip-timestamps takes comma-separated seconds (start,end,...)\n";
+    return kExitUsage;
+  }
+  // As OpenAI's command: these shape word-level cues, which need word timestamps.
+  if (!flags.word_timestamps &&
+      (flags.highlight_words || flags.max_line_width || flags.max_line_count ||
+       flags.max_words_per_line || flags.hallucination_silence_threshold)) {
+    std::cerr << "earshot: --highlight-words, --max-line-width, --max-line-count, "
+                 "--max-words-per-line and --hallucination-silence-threshold need "
+                 "--word-timestamps\n";
+    return kExitUsage;
+  }
   const std::optional<OutputFormat> format = parse_output_format(flags.output_format);
   if (!format) {
     std::cerr << "earshot: unknown output format '" << flags.output_format << "' (expected one of "
@@ -303,8 +382,58 @@ void add_transcribe_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--no-fallback", flags->no_fallback,
                 "Use only --temperature, never retry a window at higher temperatures");
-  cmd->add_option("--initial-prompt", flags->initial_prompt,
+  cmd->add_option("--initial-prompt,--prompt", flags->initial_prompt,
                   "Text given to the first window as if it had been said before");
+  cmd->add_flag("--carry-initial-prompt", flags->carry_initial_prompt,
+                "Keep the initial prompt before every window's previous text");
+  cmd->add_option("--prefix", flags->prefix, "Text forced at the start of every window");
+  cmd->add_option("--beam-size", flags->beam_size,
+                  "Beams of beam search at temperature 0 (0 = greedy)")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  cmd->add_option("--best-of", flags->best_of, "Samples per window at temperature > 0")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--patience", flags->patience,
+                  "Beam search patience (arXiv 2204.05424); default 1.0")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--length-penalty", flags->length_penalty,
+                  "Length penalty alpha (arXiv 1609.08144); default: divide by the length")
+      ->check(CLI::Range(0.0, 10.0));
+  cmd->add_option("--suppress-tokens", flags->suppress_tokens,
+                  "Comma-separated token ids never sampled; -1 = most symbols")
+      ->capture_default_str();
+  cmd->add_option("--seed", flags->seed, "Seed of the sampling draws (reproducible runs)")
+      ->capture_default_str();
+  cmd->add_flag("--word-timestamps", flags->word_timestamps,
+                "Word-level timestamps (verbose_json words, word-level subtitle cues)");
+  cmd->add_option("--prepend-punctuations", flags->prepend_punctuations,
+                  "With --word-timestamps: punctuation merged into the next word")
+      ->capture_default_str();
+  cmd->add_option("--append-punctuations", flags->append_punctuations,
+                  "With --word-timestamps: punctuation merged into the previous word")
+      ->capture_default_str();
+  cmd->add_flag("--highlight-words", flags->highlight_words,
+                "With --word-timestamps: underline each word as it is spoken in srt/vtt");
+  cmd->add_option("--max-line-width", flags->max_line_width,
+                  "With --word-timestamps: characters per subtitle line")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-line-count", flags->max_line_count,
+                  "With --word-timestamps: lines per subtitle cue")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-words-per-line", flags->max_words_per_line,
+                  "With --word-timestamps and no --max-line-width: words per subtitle line")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option(
+         "--clip-timestamps", flags->clip_timestamps,
+         "Comma-separated start,end,... seconds to transcribe (a last start runs to the end)")
+      ->capture_default_str();
+  cmd->add_option("--hallucination-silence-threshold", flags->hallucination_silence_threshold,
+                  "With --word-timestamps: skip silences longer than this many seconds around "
+                  "probable hallucinations")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--vad", flags->vad,
+                "Drop long silences (energy voice activity detection) before decoding");
   cmd->add_option("-t,--threads", flags->threads, "Compute threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

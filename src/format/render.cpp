@@ -10,11 +10,11 @@ std::string render_transcription(const Transcription& result, OutputFormat forma
     case OutputFormat::kJson:
       return render_json(result);
     case OutputFormat::kVerboseJson:
-      return render_verbose_json(result, options.task);
+      return render_verbose_json(result, options);
     case OutputFormat::kSrt:
-      return render_srt(result);
+      return render_srt(result, options.subtitles);
     case OutputFormat::kVtt:
-      return render_vtt(result);
+      return render_vtt(result, options.subtitles);
     case OutputFormat::kTsv:
       return render_tsv(result);
   }

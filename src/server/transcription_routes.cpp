@@ -46,6 +46,8 @@ struct TranscriptionRequest {
   OutputFormat format = OutputFormat::kJson;
   bool stream = false;
   bool detect_language_only = false;
+  bool segment_granularity = false;  // timestamp_granularities[] named "segment"
+  bool word_granularity = false;     // ... "word": word timestamps, top-level "words"
   ErrorStyle style = ErrorStyle::kOpenAI;
   unsigned version = 11;
   bool keep_alive = true;
@@ -190,11 +192,11 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
       r.stream = parse_bool(value, "stream");
     } else if (p.name == "timestamp_granularities[]" || p.name == "timestamp_granularities") {
       if (value == "word") {
-        throw BadRequest{http::status::bad_request,
-                         "word-level timestamps are not available on this server yet",
-                         "timestamp_granularities[]"};
-      }
-      if (value != "segment") {
+        r.word_granularity = true;
+        r.options.word_timestamps = true;
+      } else if (value == "segment") {
+        r.segment_granularity = true;
+      } else {
         throw BadRequest{http::status::bad_request,
                          "timestamp_granularities must be 'segment' or 'word'",
                          "timestamp_granularities[]"};
@@ -320,7 +322,12 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
     }
     Response res{http::status::ok, r.version};
     res.set(http::field::content_type, std::string(content_type(r.format)));
-    res.body() = render_transcription(result, r.format, {.task = r.options.task});
+    // OpenAI's default granularity is the segment; "word" alone gives words without segments.
+    res.body() = render_transcription(
+        result, r.format,
+        {.task = r.options.task,
+         .segment_granularity = r.segment_granularity || !r.word_granularity,
+         .word_granularity = r.word_granularity});
     res.keep_alive(r.keep_alive);
     res.prepare_payload();
     ex->respond(std::move(res));

@@ -345,7 +345,7 @@ DecodingResult DecodingTask::run_batched(LogitsSource& source) const {
 
   std::vector<std::vector<int>> sequences(rows, initial_tokens_);
   std::vector<float> sum_logprobs(rows, 0.0f);
-  std::vector<float> logprobs(rows * n_vocab);
+  std::vector<float> logprobs(beams ? rows * n_vocab : 0);  // beam search ranks them all
   std::vector<int> next(rows);
   for (int i = 0; i < sample_len_; ++i) {
     if (i > 0) {
@@ -353,12 +353,21 @@ DecodingResult DecodingTask::run_batched(LogitsSource& source) const {
       const std::span<const float> batch = source.feed_batch(next);
       logits.assign(batch.begin(), batch.end());
     }
+    const auto finished = [&](std::size_t r) {
+      return !beams && sequences[r].back() == sp.eot &&
+             static_cast<int>(sequences[r].size()) > sample_begin_;
+    };
     for (std::size_t r = 0; r < rows; ++r) {
+      if (finished(r)) {
+        continue;  // its next token is eot whatever the logits say
+      }
       const std::span<float> row(logits.data() + r * n_vocab, n_vocab);
       apply_filters(row, sequences[r]);
-      const double lse = log_sum_exp(row, max_of(row));
-      for (std::size_t t = 0; t < n_vocab; ++t) {
-        logprobs[r * n_vocab + t] = static_cast<float>(static_cast<double>(row[t]) - lse);
+      if (beams) {
+        const double lse = log_sum_exp(row, max_of(row));
+        for (std::size_t t = 0; t < n_vocab; ++t) {
+          logprobs[r * n_vocab + t] = static_cast<float>(static_cast<double>(row[t]) - lse);
+        }
       }
     }
     bool completed = false;
@@ -380,12 +389,13 @@ DecodingResult DecodingTask::run_batched(LogitsSource& source) const {
       completed = true;
       for (std::size_t r = 0; r < rows; ++r) {
         std::vector<int>& seq = sequences[r];
-        if (seq.back() == sp.eot && static_cast<int>(seq.size()) > sample_begin_) {
+        if (finished(r)) {
           next[r] = sp.eot;  // finished rows repeat eot without adding to their score
         } else {
-          next[r] =
-              samplers[r].choose(std::span<const float>(logits).subspan(r * n_vocab, n_vocab));
-          sum_logprobs[r] += logprobs[r * n_vocab + static_cast<std::size_t>(next[r])];
+          const std::span<const float> row =
+              std::span<const float>(logits).subspan(r * n_vocab, n_vocab);
+          next[r] = samplers[r].choose(row);
+          sum_logprobs[r] += log_softmax_at(row, next[r]);
         }
         seq.push_back(next[r]);
         completed = completed && next[r] == sp.eot;

@@ -14,6 +14,7 @@
 #include "whisper/state.h"
 #include "whisper/state_logits_source.h"
 #include "whisper/tokenizer.h"
+#include "whisper/vad.h"
 
 namespace earshot {
 
@@ -113,7 +114,42 @@ Transcription transcribe_samples(const Model& model, std::span<const float> samp
 
 Transcription transcribe(const Model& model, std::span<const float> samples,
                          const TranscribeOptions& options) {
-  return whisper::transcribe_samples(model, samples, options, {});
+  if (!options.vad) {
+    return whisper::transcribe_samples(model, samples, options, {});
+  }
+  // Decode only the speech, joined; then put every time back on the original timeline.
+  const auto ranges = whisper::detect_speech(samples);
+  const whisper::VadTimeline timeline(ranges, kSampleRate);
+  const std::vector<float> speech = whisper::VadTimeline::join(samples, ranges);
+  TranscribeOptions inner = options;
+  inner.vad = false;
+  // clip_timestamps name original times; map them onto the joined audio is not possible in
+  // general, so VAD and clips are exclusive (the clips win).
+  if (!options.clip_timestamps.empty()) {
+    return whisper::transcribe_samples(model, samples, inner, {});
+  }
+  const auto on_segment = options.on_segment;
+  const auto remap = [&timeline](Segment& s) {
+    s.start = timeline.to_original(s.start);
+    s.end = std::max(s.start, timeline.to_original(s.end));
+    for (Word& w : s.words) {
+      w.start = timeline.to_original(w.start);
+      w.end = std::max(w.start, timeline.to_original(w.end));
+    }
+  };
+  if (on_segment) {
+    inner.on_segment = [&](const Segment& s) {
+      Segment mapped = s;
+      remap(mapped);
+      on_segment(mapped);
+    };
+  }
+  Transcription out = whisper::transcribe_samples(model, speech, inner, {});
+  for (Segment& s : out.segments) {
+    remap(s);
+  }
+  out.duration = static_cast<double>(samples.size()) / kSampleRate;
+  return out;
 }
 
 std::vector<LanguageProbability> detect_language(const Model& model, std::span<const float> samples,

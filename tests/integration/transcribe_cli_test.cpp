@@ -92,7 +92,11 @@ std::vector<std::string> reference_args(const std::filesystem::path& conformance
           "--no-condition",
           "--temperature",
           "0",
-          "--no-fallback"};
+          "--no-fallback",
+          // The references are transcribe()'s greedy decoding; the command's default is beam
+          // search, as OpenAI's `whisper` command.
+          "--beam-size",
+          "0"};
 }
 
 nlohmann::json reference(const std::filesystem::path& conformance, const char* name) {

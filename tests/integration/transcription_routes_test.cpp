@@ -189,6 +189,42 @@ TEST_F(Routes, TranslationsReportTheTask) {
   EXPECT_EQ(json::parse(r.body)["task"], "translate");
 }
 
+TEST_F(Routes, WordGranularityReturnsWordsAsOpenAI) {
+  Form words_only;
+  words_only.file("file", audio_)
+      .field("model", "scripted")
+      .field("response_format", "verbose_json")
+      .field("timestamp_granularities[]", "word");
+  auto r = post_form("/v1/audio/transcriptions", words_only);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  ASSERT_TRUE(j["words"].is_array()) << r.body;
+  ASSERT_FALSE(j["words"].empty()) << r.body;
+  for (const auto& w : j["words"]) {
+    EXPECT_TRUE(w["word"].is_string());
+    EXPECT_LE(w["start"].get<double>(), w["end"].get<double>());
+  }
+  EXPECT_FALSE(j.contains("segments")) << "only words were asked for";
+
+  Form both;
+  both.file("file", audio_)
+      .field("model", "scripted")
+      .field("response_format", "verbose_json")
+      .field("timestamp_granularities[]", "word")
+      .field("timestamp_granularities[]", "segment");
+  r = post_form("/v1/audio/transcriptions", both);
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = json::parse(r.body);
+  EXPECT_FALSE(j["words"].empty());
+  ASSERT_FALSE(j["segments"].empty());
+  EXPECT_TRUE(j["segments"][0]["words"].is_array());
+
+  Form bad;
+  bad.file("file", audio_).field("model", "scripted").field("timestamp_granularities[]", "char");
+  r = post_form("/v1/audio/transcriptions", bad);
+  EXPECT_EQ(r.status, 400);
+}
+
 TEST_F(Routes, OpenAIErrorsUseItsEnvelope) {
   Form no_file;
   no_file.field("model", "whisper-1");
