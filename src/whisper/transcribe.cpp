@@ -123,9 +123,10 @@ Transcription transcribe(const Model& model, std::span<const float> samples,
   const std::vector<float> speech = whisper::VadTimeline::join(samples, ranges);
   TranscribeOptions inner = options;
   inner.vad = false;
-  // clip_timestamps name original times; map them onto the joined audio is not possible in
-  // general, so VAD and clips are exclusive (the clips win).
-  if (!options.clip_timestamps.empty()) {
+  // clip_timestamps name original times, which the joined audio does not have: ranges other
+  // than the whole file ("0", the reference command's default) turn VAD off.
+  const auto& clips = options.clip_timestamps;
+  if (!clips.empty() && !(clips.size() == 1 && clips[0] <= 0.0)) {
     return whisper::transcribe_samples(model, samples, inner, {});
   }
   const auto on_segment = options.on_segment;
