@@ -149,6 +149,65 @@ TEST_F(LongFormTest, SilentWindowsAreSkippedWithoutSegments) {
   EXPECT_EQ(progress, (std::vector<double>{3000.0 / 4500.0, 1.0}));
 }
 
+TEST_F(LongFormTest, ClipTimestampsDecodeOnlyTheGivenRanges) {
+  ScriptedWindowSource source(one_segment_per_window());
+  auto o = options();
+  o.clip_timestamps = {5.0, 12.0, 40.0};  // 5-12 s, then 40 s to the end
+  std::vector<int> frames;
+  const WindowMel mel = [&](int seek, int n) {
+    frames.push_back(n);
+    return std::vector<float>{static_cast<float>(seek)};
+  };
+  const Transcription t = run_long_form(source, tokenizer, kTextCtx, o, "en", 6000, mel);
+  EXPECT_EQ(source.window_seeks, (std::vector<int>{500, 4000}));
+  EXPECT_EQ(frames, (std::vector<int>{700, 2000})) << "a window ends with its clip";
+  ASSERT_EQ(t.segments.size(), 2u);
+  EXPECT_DOUBLE_EQ(t.segments[0].start, 5.0);
+  EXPECT_DOUBLE_EQ(t.segments[1].start, 40.0);
+}
+
+TEST_F(LongFormTest, CarryInitialPromptKeepsItBeforeEveryWindow) {
+  ScriptedWindowSource source(one_segment_per_window());
+  auto o = options();
+  o.initial_prompt = "ab";
+  o.carry_initial_prompt = true;
+  (void)run_long_form(source, tokenizer, kTextCtx, o, "en", 6000, mel_of_seek());
+  ASSERT_EQ(source.first_feeds.size(), 2u);
+  EXPECT_EQ(source.first_feeds[0], (std::vector<int>{sp.start_of_prev, ' ', 'a', 'b', sp.sot}));
+  // The second window: the initial prompt, then the first window's tokens.
+  EXPECT_EQ(source.first_feeds[1],
+            (std::vector<int>{sp.start_of_prev, ' ', 'a', 'b', ts(0), 'x', ts(100), sp.sot}));
+  // Without conditioning, the initial prompt alone.
+  ScriptedWindowSource fresh(one_segment_per_window());
+  o.condition_on_previous_text = false;
+  (void)run_long_form(fresh, tokenizer, kTextCtx, o, "en", 6000, mel_of_seek());
+  EXPECT_EQ(fresh.first_feeds[1], (std::vector<int>{sp.start_of_prev, ' ', 'a', 'b', sp.sot}));
+}
+
+TEST_F(LongFormTest, BeamSearchAndBestOfFollowTheTemperature) {
+  // Repetitive text forces the whole ladder: temperature 0 runs beams, the others best_of.
+  ScriptedWindowSource source([this](int, const std::vector<int>& seq) {
+    auto l = flat(-10.0f);
+    l['a'] = 10.0f;
+    (void)seq;
+    return l;
+  });
+  auto o = options();
+  o.timestamps = false;
+  o.sample_len = 60;
+  o.beam_size = 3;
+  o.best_of = 2;
+  o.temperatures = {0.0f, 0.5f};
+  std::vector<float> temperatures;
+  LongFormHooks hooks;
+  hooks.on_window = [&](int, const DecodingResult& r) { temperatures.push_back(r.temperature); };
+  const Transcription t =
+      run_long_form(source, tokenizer, kTextCtx, o, "en", 3000, mel_of_seek(), nullptr, hooks);
+  EXPECT_EQ(temperatures, (std::vector<float>{0.5f}));
+  ASSERT_EQ(t.segments.size(), 1u);
+  EXPECT_EQ(t.segments[0].text, std::string(60, 'a'));
+}
+
 TEST_F(LongFormTest, CancellationStopsTheLoop) {
   std::atomic<bool> cancel{false};
   ScriptedWindowSource source(one_segment_per_window());
