@@ -208,6 +208,65 @@ TEST_F(LongFormTest, BeamSearchAndBestOfFollowTheTemperature) {
   EXPECT_EQ(t.segments[0].text, std::string(60, 'a'));
 }
 
+TEST_F(LongFormTest, HallucinationSilenceThresholdSkipsSilenceBeforeAnomalies) {
+  // Every window: " a" between <|5.00|> and <|6.00|>, and improbable (flat token logits in
+  // the alignment pass): an anomalous first segment after 5 s of silence.
+  const auto script = [this](int, const std::vector<int>& seq) {
+    auto l = flat(-10.0f);
+    if (seq.back() == sp.sot) {
+      return l;
+    }
+    const std::size_t n = sampled(seq, 3);
+    const int next = n == 0 ? ts(250) : n == 1 ? ' ' : n == 2 ? 'a' : n == 3 ? ts(300) : sp.eot;
+    l[static_cast<std::size_t>(next)] = 10.0f;
+    return l;
+  };
+  const auto alignment = [this](std::span<const int> tokens) {
+    WindowLogitsSource::AlignmentPass pass;
+    pass.n_heads = 1;
+    pass.n_tokens = static_cast<int>(tokens.size());
+    pass.n_frames = 1500;
+    pass.scores.assign(tokens.size() * 1500, 0.0f);
+    // Rows after the sot sequence attend to 5.0 s, 5.4 s, 5.8 s, ...
+    for (std::size_t k = 3; k < tokens.size(); ++k) {
+      const std::size_t f = 250 + 20 * (k - 3);
+      std::fill_n(pass.scores.begin() + static_cast<std::ptrdiff_t>(k * 1500 + f), 20, 10.0f);
+    }
+    pass.logits.assign(tokens.size() * static_cast<std::size_t>(sp.n_vocab), 0.0f);
+    return pass;
+  };
+  auto o = options();
+  o.word_timestamps = true;
+  o.max_initial_timestamp = std::nullopt;  // the first timestamp is at 5 s
+  o.suppress_tokens = {};  // the byte tokenizer's non-speech list would hold " "
+  ScriptedWindowSource kept(script);
+  kept.alignment = alignment;
+  const Transcription with_words = run_long_form(kept, tokenizer, kTextCtx, o, "en", 6000,
+                                                 mel_of_seek());
+  ASSERT_EQ(with_words.segments.size(), 2u);
+  ASSERT_EQ(with_words.segments[0].words.size(), 1u);
+  EXPECT_EQ(with_words.segments[0].words[0].word, " a");
+  // The path starts at frame 0, so the word spans 0-5.8 s; after a pause a first word is cut
+  // to twice the median word (0.7 s cap): 4.4 s, which the segment then starts with.
+  EXPECT_DOUBLE_EQ(with_words.segments[0].words[0].start, 4.4);
+  EXPECT_DOUBLE_EQ(with_words.segments[0].words[0].end, 5.8);
+  EXPECT_DOUBLE_EQ(with_words.segments[0].start, 4.4);
+
+  o.hallucination_silence_threshold = 2.0f;
+  ScriptedWindowSource skipped(script);
+  skipped.alignment = alignment;
+  const Transcription t = run_long_form(skipped, tokenizer, kTextCtx, o, "en", 6000,
+                                        mel_of_seek());
+  // Each window's only segment is improbable after 4.4 s of silence: the window is dropped and
+  // decoding resumes at the silence's end, until the audio runs out.
+  ASSERT_GE(skipped.window_seeks.size(), 3u);
+  EXPECT_EQ(std::vector<int>(skipped.window_seeks.begin(), skipped.window_seeks.begin() + 3),
+            (std::vector<int>{0, 440, 880}));
+  for (const Segment& s : t.segments) {
+    EXPECT_GE(s.start, 57.0) << "only the last, short window can keep its segment";
+  }
+}
+
 TEST_F(LongFormTest, CancellationStopsTheLoop) {
   std::atomic<bool> cancel{false};
   ScriptedWindowSource source(one_segment_per_window());

@@ -91,6 +91,16 @@ class ScriptedWindowSource final : public whisper::WindowLogitsSource {
     return logits_;
   }
 
+  // Word timestamps' attention pass; unset = the base class's (no attention to offer).
+  std::function<AlignmentPass(std::span<const int> tokens)> alignment;
+  AlignmentPass alignment_pass(std::span<const int> tokens) override {
+    if (!alignment) {
+      return WindowLogitsSource::alignment_pass(tokens);
+    }
+    sequence.clear();
+    return alignment(tokens);
+  }
+
   std::vector<int> window_seeks;              // one entry per set_window()
   std::vector<std::vector<int>> first_feeds;  // the first call after each reset (decode attempt)
   std::vector<int> sequence;
