@@ -148,8 +148,8 @@ TEST(WordTimestamps, TranscribeFillsWordsThatSpellTheSegments) {
   }
   EXPECT_GT(words, 0);
   // This vocabulary's words have no leading spaces, so one "word" may run over the next
-  // segments' tokens (the reference assigns it to the first): the words spell a prefix-free
-  // cover of the text, never less than the segment they start in.
+  // segments' tokens (the reference assigns it to the segment it starts in): a segment's words
+  // spell at least its own text.
   for (const Segment& s : t.segments) {
     std::string joined;
     for (const Word& w : s.words) {
