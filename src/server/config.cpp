@@ -348,7 +348,8 @@ Config parse_config(const std::string& text, const std::filesystem::path& source
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error, and out_of_range for a number too large for a double (1e400).
     r.fail("", std::string("invalid JSON: ") + e.what());
   }
   Config config;

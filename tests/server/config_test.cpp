@@ -92,6 +92,13 @@ TEST(Config, InvalidJsonNamesTheFile) {
   expect_error("{\"server\": ", {"invalid JSON"});
 }
 
+// Found by fuzz_config (fuzz/regressions/config/): a number beyond a double made the JSON
+// library throw out_of_range, which escaped as something other than ConfigError.
+TEST(Config, NumberTooLargeForADoubleIsAConfigError) {
+  expect_error(R"({"server": {"http": {"allowed_tokens": ["t"], "header_timeout": 2e308}}})",
+               {"invalid JSON", "number overflow"});
+}
+
 TEST(Config, TopLevelMustBeAnObject) {
   expect_error("[1,2]", {"expected an object", "an array"});
 }
