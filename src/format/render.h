@@ -14,10 +14,10 @@ namespace earshot {
 
 // Word-level subtitle cues (OpenAI's SubtitlesWriter options; used when segments have words).
 struct SubtitleOptions {
-  std::optional<int> max_line_width;      // characters per line; nullopt = 1000, cues per segment
-  std::optional<int> max_line_count;      // lines per cue; nullopt = cues follow segments
-  std::optional<int> max_words_per_line;  // nullopt = 1000; only without max_line_width
-  bool highlight_words = false;           // one cue per word, the word underlined (<u>...</u>)
+  std::optional<int> max_line_width = {};      // characters per line; nullopt = 1000
+  std::optional<int> max_line_count = {};      // lines per cue; nullopt = cues follow segments
+  std::optional<int> max_words_per_line = {};  // nullopt = 1000; only without max_line_width
+  bool highlight_words = false;                // one cue per word, the word underlined (<u>...</u>)
 };
 
 struct RenderOptions {
