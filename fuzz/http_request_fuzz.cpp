@@ -80,7 +80,7 @@ bool feed(http::request_parser<http::string_body>& parser, std::string_view& inp
       const auto used = parser.put(boost::asio::buffer(pending), ec);
       pending.erase(0, used);
       if (ec && ec != http::error::need_more) return false;
-      if (!ec) continue;
+      if (!ec && used > 0) continue;
     }
     if (input.empty()) {
       if (!pending.empty()) return false;
@@ -131,6 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!Router::allows(*route, req.method())) return 0;
   if (const auto length = parser.content_length(); length && *length > kRequestMaxSize) return 0;
   parser.body_limit(kRequestMaxSize);
+  parser.eager(true);  // as http::async_read reads the body
   if (!feed(parser, input, pending, step, false)) return 0;
 
   auto exchange = std::make_shared<RecordingExchange>();
