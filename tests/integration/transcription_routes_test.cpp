@@ -401,7 +401,8 @@ TEST(RouteLimits, AudioLongerThanTheLimitIsRefused) {
   const auto r = http_request(server.port(), "POST", "/stt", kToken, tone_wav(12.0));
   EXPECT_EQ(r.status, 413) << r.body;
   EXPECT_NE(json::parse(r.body)["Error"].get<std::string>().find("10 seconds"), std::string::npos);
-  EXPECT_EQ(http_request(server.port(), "POST", "/stt", kToken, tone_wav(9.0)).status, 200);
+  const auto shorter = http_request(server.port(), "POST", "/stt", kToken, tone_wav(9.0));
+  EXPECT_EQ(shorter.status, 200) << shorter.body << server.log();
 }
 
 TEST(RouteLimits, RequestTimeoutStopsTheJob) {
