@@ -232,6 +232,34 @@ TEST(TranscribeCliTest, InputsThatWouldOverwriteEachOtherAreRefused) {
   EXPECT_FALSE(std::filesystem::exists(out_dir / "hello.txt"));
 }
 
+TEST(TranscribeCliTest, WordTimestampsBeamsAndVad) {
+  EARSHOT_REQUIRE_CONFORMANCE(conformance);
+  // The command's defaults (5 beams, best of 5) with word timestamps and VAD on hello.wav.
+  const CliRun run = run_earshot({"transcribe", (conformance / "hello.wav").string(), "--model",
+                                  (conformance / "micro.ggml.bin").string(), "--language", "en",
+                                  "--word-timestamps", "--vad", "--seed", "3", "-f",
+                                  "verbose_json"},
+                                 scratch_dir());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto json = nlohmann::json::parse(run.out);
+  std::size_t words = 0;
+  for (const auto& segment : json["segments"]) {
+    for (const auto& w : segment["words"]) {
+      EXPECT_LE(w["start"].get<double>(), w["end"].get<double>());
+      EXPECT_GE(w["start"].get<double>(), 0.0);
+      ++words;
+    }
+  }
+  EXPECT_GT(words, 0u) << run.out;
+
+  const CliRun usage = run_earshot({"transcribe", (conformance / "hello.wav").string(), "--model",
+                                    (conformance / "micro.ggml.bin").string(), "--max-line-width",
+                                    "20"},
+                                   scratch_dir());
+  EXPECT_EQ(usage.exit_code, 2) << "line limits shape word cues, which need --word-timestamps";
+  EXPECT_NE(usage.err.find("--word-timestamps"), std::string::npos) << usage.err;
+}
+
 TEST(TranscribeCliTest, UnknownOutputFormatIsAUsageError) {
   EARSHOT_REQUIRE_CONFORMANCE(conformance);
   auto args = reference_args(conformance);
