@@ -59,6 +59,8 @@ std::shared_ptr<const Model> ModelRegistry::acquire(std::string_view requested) 
   if (model) {
     e.state = State::kLoaded;
     e.model = model;
+    // Idle time counts from when the model is ready, not from when its load began.
+    e.last_used = std::chrono::steady_clock::now();
     e.error.clear();
     last_load_seconds_ = seconds;
     log_->info("model {} loaded from {} in {:.2f}s", *name, path.string(), seconds);

@@ -1,5 +1,7 @@
 #include "server/model_registry.h"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <future>
 #include <thread>
@@ -27,7 +29,10 @@ std::filesystem::path writer_model(const std::string& name) {
     tools::ModelSpec spec;
     spec.dims = *tools::preset_dims("micro");
     spec.seed = 3;
-    tools::write_model_file(tools::make_model(spec), path);
+    // Parallel test processes share the file: write privately, rename into place.
+    const auto temp = path.string() + ".tmp." + std::to_string(::getpid());
+    tools::write_model_file(tools::make_model(spec), temp);
+    std::filesystem::rename(temp, path);
   }
   return path;
 }
@@ -64,10 +69,10 @@ TEST(ModelRegistry, LoadsLazilyOnceAndSharesTheModel) {
 }
 
 TEST(ModelRegistry, UnloadsAfterTheIdleTime) {
-  ModelRegistry r({{"m", writer_model("m")}}, "", 50ms, quiet());
+  ModelRegistry r({{"m", writer_model("m")}}, "", 1000ms, quiet());
   auto held = r.acquire("m");
   EXPECT_EQ(r.unload_idle(), 0u);
-  std::this_thread::sleep_for(80ms);
+  std::this_thread::sleep_for(1200ms);
   EXPECT_EQ(r.unload_idle(), 1u);
   EXPECT_EQ(r.state("m"), ModelRegistry::State::kUnloaded);
   // A job still holding it keeps using it; the next request loads it again.

@@ -1,8 +1,11 @@
 #include "testing/scripted_model.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 
 #include "model_writer.h"
 
@@ -49,7 +52,12 @@ ScriptedModel write_scripted_model(const std::filesystem::path& path) {
   logit(kTimestampBegin + 140, 19.8f);
   // Step 4 (only timestamps >= <|2.80|> or eot): eot.
 
-  tools::write_model_file(contents, path);
+  // ctest runs test processes in parallel, and another process's server may have this file
+  // memory-mapped: write a private file and rename it into place, so that a reader sees
+  // the old file or the new one, never a half-written one.
+  const auto temp = path.string() + ".tmp." + std::to_string(::getpid());
+  tools::write_model_file(contents, temp);
+  std::filesystem::rename(temp, path);
   ScriptedModel m;
   m.path = path;
   m.text_token = kTextToken;
