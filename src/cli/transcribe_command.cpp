@@ -39,35 +39,35 @@ struct TranscribeFlags {
   std::filesystem::path model;
   std::string language = "auto";
   std::string task = "transcribe";
-  bool no_timestamps = false;
-  bool no_condition = false;
-  double temperature = 0.0;
-  double temperature_increment = 0.2;
-  bool no_fallback = false;
   std::string initial_prompt;
-  // Defaults of OpenAI's `whisper` command (beam search and best-of-5 sampling), not of its
-  // transcribe() function.
-  int beam_size = 5;
-  int best_of = 5;
-  std::optional<float> patience;
-  std::optional<float> length_penalty;
   std::string suppress_tokens = "-1";
   std::string prefix;
-  bool carry_initial_prompt = false;
-  bool word_timestamps = false;
   std::string prepend_punctuations = "\"'\u201c\u00bf([{-";
   std::string append_punctuations = "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001";
-  bool highlight_words = false;
+  std::string clip_timestamps = "0";
+  std::string output_format = "txt";
+  std::optional<std::filesystem::path> output_dir;
+  double temperature = 0.0;
+  double temperature_increment = 0.2;
+  // Defaults of OpenAI's `whisper` command (beam search and best-of-5 sampling), not of its
+  // transcribe() function.
+  std::uint64_t seed = 0;
+  int beam_size = 5;
+  int best_of = 5;
+  int threads = 0;
+  std::optional<float> patience;
+  std::optional<float> length_penalty;
   std::optional<int> max_line_width;
   std::optional<int> max_line_count;
   std::optional<int> max_words_per_line;
-  std::string clip_timestamps = "0";
   std::optional<float> hallucination_silence_threshold;
-  std::uint64_t seed = 0;
+  bool no_timestamps = false;
+  bool no_condition = false;
+  bool no_fallback = false;
+  bool carry_initial_prompt = false;
+  bool word_timestamps = false;
+  bool highlight_words = false;
   bool vad = false;
-  int threads = 0;
-  std::string output_format = "txt";
-  std::optional<std::filesystem::path> output_dir;
   bool verbose = false;
 };
 

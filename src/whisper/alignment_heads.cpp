@@ -111,7 +111,8 @@ AlignmentHeads decode_alignment_mask(std::string_view base85, int layers, int he
   AlignmentHeads out;
   for (int l = 0; l < layers; ++l) {
     for (int h = 0; h < heads; ++h) {
-      if (mask[static_cast<std::size_t>(l * heads + h)] != 0) {
+      if (mask[static_cast<std::size_t>(l) * static_cast<std::size_t>(heads) +
+               static_cast<std::size_t>(h)] != 0) {
         out.emplace_back(l, h);
       }
     }

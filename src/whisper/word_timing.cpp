@@ -166,7 +166,7 @@ WordTokens split_on_unicode(const Tokenizer& tokenizer, std::span<const int> tok
 
 WordTokens split_to_word_tokens(const Tokenizer& tokenizer, std::span<const int> tokens,
                                 std::string_view language) {
-  const WordTokens subwords = split_on_unicode(tokenizer, tokens);
+  WordTokens subwords = split_on_unicode(tokenizer, tokens);
   if (language == "zh" || language == "ja" || language == "th" || language == "lo" ||
       language == "my" || language == "yue") {
     return subwords;
