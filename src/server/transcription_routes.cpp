@@ -292,13 +292,22 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
       ex->start_stream(std::move(head));
       streaming = true;
       options.on_segment = [&ex](const Segment& s) {
-        // OpenAI's delta event carries only text; id, start and end (seconds) are additions
-        // that its SDKs pass through, so that a client can show timed segments live.
-        ex->write(sse_event({{"type", "transcript.text.delta"},
-                             {"delta", s.text},
-                             {"id", s.id},
-                             {"start", s.start},
-                             {"end", s.end}}));
+        // OpenAI's delta event carries only text; id, start and end (seconds), and the
+        // segment's words when asked for, are additions that its SDKs pass through, so that
+        // a client can show timed segments live.
+        json event = {{"type", "transcript.text.delta"},
+                      {"delta", s.text},
+                      {"id", s.id},
+                      {"start", s.start},
+                      {"end", s.end}};
+        if (!s.words.empty()) {
+          json words = json::array();
+          for (const Word& w : s.words) {
+            words.push_back({{"word", w.word}, {"start", w.start}, {"end", w.end}});
+          }
+          event["words"] = std::move(words);
+        }
+        ex->write(sse_event(event));
       };
     }
     const auto result = transcribe(*model, samples, options);
