@@ -124,8 +124,15 @@ TEST(Load, MixedLoadAnswersEveryRequestOnceAndMemoryReturns) {
     std::this_thread::sleep_for(100ms);
     rss = tools::process_memory(server.pid())->rss_kib;
   }
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine on purpose, so RSS does not come back;
+  // leaks are its own job (LeakSanitizer at the server's exit).
+  std::cout << "RSS " << rss << " KiB, baseline " << baseline->rss_kib
+            << " (not bounded under ASan)\n";
+#else
   EXPECT_LE(rss, baseline->rss_kib + 128 * 1024)
       << "RSS " << rss << " KiB, baseline " << baseline->rss_kib;
+#endif
 
   server.signal(SIGTERM);
   EXPECT_EQ(server.wait_exit(30s), 0) << server.log();
