@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <mutex>
+#include <numbers>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -271,6 +272,35 @@ std::optional<ProcessMemory> process_memory(pid_t pid) {
     if (key == "VmRSS:") m.rss_kib = kib;
   }
   return m;
+}
+
+std::string tone_wav(double seconds, double frequency) {
+  const auto n = static_cast<std::uint32_t>(seconds * 16000);
+  std::string out;
+  auto u32 = [&](std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  auto u16 = [&](std::uint16_t v) {
+    out += static_cast<char>(v & 0xff);
+    out += static_cast<char>(v >> 8);
+  };
+  out += "RIFF";
+  u32(36 + 2 * n);
+  out += "WAVEfmt ";
+  u32(16);
+  u16(1);
+  u16(1);
+  u32(16000);
+  u32(32000);
+  u16(2);
+  u16(16);
+  out += "data";
+  u32(2 * n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const double v = 0.3 * std::sin(2 * std::numbers::pi * frequency * i / 16000.0);
+    u16(static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(v * 32767))));
+  }
+  return out;
 }
 
 }  // namespace earshot::tools

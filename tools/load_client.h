@@ -72,4 +72,7 @@ struct ProcessMemory {
 };
 std::optional<ProcessMemory> process_memory(pid_t pid);
 
+// 16 kHz mono s16 WAV bytes of a sine tone of `seconds` (amplitude 0.3).
+std::string tone_wav(double seconds, double frequency = 440.0);
+
 }  // namespace earshot::tools

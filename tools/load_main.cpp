@@ -16,40 +16,6 @@
 
 #include "load_client.h"
 
-namespace {
-
-// 16 kHz mono s16 WAV of a tone.
-std::string tone_wav(double seconds) {
-  const auto n = static_cast<std::uint32_t>(seconds * 16000);
-  std::string out;
-  auto u32 = [&](std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-  };
-  auto u16 = [&](std::uint16_t v) {
-    out += static_cast<char>(v & 0xff);
-    out += static_cast<char>(v >> 8);
-  };
-  out += "RIFF";
-  u32(36 + 2 * n);
-  out += "WAVEfmt ";
-  u32(16);
-  u16(1);
-  u16(1);
-  u32(16000);
-  u32(32000);
-  u16(2);
-  u16(16);
-  out += "data";
-  u32(2 * n);
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const double v = 0.3 * std::sin(2 * std::numbers::pi * 440.0 * i / 16000.0);
-    u16(static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(v * 32767))));
-  }
-  return out;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   CLI::App app{"Sends a bounded mixed load to an earshot server on loopback"};
   earshot::tools::LoadPlan plan;
@@ -81,7 +47,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (audio_file.empty()) {
-    plan.audio = tone_wav(tone_seconds);
+    plan.audio = earshot::tools::tone_wav(tone_seconds);
   } else {
     std::ifstream in(audio_file, std::ios::binary);
     if (!in) {

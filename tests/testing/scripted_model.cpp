@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "load_client.h"
 #include "model_writer.h"
 
 namespace earshot::testing {
@@ -67,32 +68,7 @@ ScriptedModel write_scripted_model(const std::filesystem::path& path) {
 }
 
 std::string tone_wav(double seconds, double frequency) {
-  const auto n = static_cast<std::uint32_t>(seconds * 16000);
-  std::string out;
-  auto u32 = [&](std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-  };
-  auto u16 = [&](std::uint16_t v) {
-    out += static_cast<char>(v & 0xff);
-    out += static_cast<char>(v >> 8);
-  };
-  out += "RIFF";
-  u32(36 + n * 2);
-  out += "WAVEfmt ";
-  u32(16);
-  u16(1);
-  u16(1);
-  u32(16000);
-  u32(32000);
-  u16(2);
-  u16(16);
-  out += "data";
-  u32(n * 2);
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const double s = 0.3 * std::sin(2 * M_PI * frequency * i / 16000.0);
-    u16(static_cast<std::uint16_t>(static_cast<std::int16_t>(s * 32767)));
-  }
-  return out;
+  return tools::tone_wav(seconds, frequency);
 }
 
 }  // namespace earshot::testing
