@@ -1,27 +1,24 @@
 #include "whisper/gathered_attention.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
+
+#include "whisper/kernels.h"
 
 namespace earshot::whisper {
 
 void gathered_attention(const float* q, const float* k_pool, const float* v_pool,
                         std::span<const std::int32_t> rows, float* out,
                         const GatheredAttentionShape& shape, std::span<float> scratch,
-                        int threads) {
+                        StepWorkers& workers) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(shape.d_head));
   const std::int64_t tasks = shape.n_seq * shape.n_head;
   const std::int64_t work = tasks * shape.n_keys * shape.d_head;
-  // Below this a parallel region costs more than it saves (as attention() in kernels.cpp).
-  const int n_threads = work >= (std::int64_t{1} << 21) ? std::max(1, threads) : 1;
-#pragma omp parallel num_threads(n_threads)
-  {
-    float* scores = scratch.data() + static_cast<std::int64_t>(omp_get_thread_num()) * shape.n_keys;
-#pragma omp for schedule(static)
-    for (std::int64_t task = 0; task < tasks; ++task) {
+  auto part = [&](int t, int nt) {
+    float* scores = scratch.data() + static_cast<std::int64_t>(t) * shape.n_keys;
+    const ItemRange range = split_items(tasks, 1, t, nt);
+    for (std::int64_t task = range.begin; task < range.end; ++task) {
       const std::int64_t s = task / shape.n_head;
       const std::int64_t head = task % shape.n_head;
       const std::int64_t column = head * shape.d_head;
@@ -58,7 +55,8 @@ void gathered_attention(const float* q, const float* k_pool, const float* v_pool
         o[c] *= inv_total;
       }
     }
-  }
+  };
+  workers.run(work >= kMinSplitAttentionMacs ? workers.threads() : 1, part);
 }
 
 }  // namespace earshot::whisper

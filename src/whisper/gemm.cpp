@@ -92,7 +92,8 @@ struct Gemm::Impl {
   }
 };
 
-Gemm::Gemm(int threads) : threads_(std::max(1, threads)), impl_(std::make_unique<Impl>()) {}
+Gemm::Gemm(int threads)
+    : threads_(std::max(1, threads)), impl_(std::make_unique<Impl>()), workers_(threads_) {}
 
 Gemm::~Gemm() = default;
 
@@ -146,10 +147,8 @@ void Gemm::linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t l
                   const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy,
                   const Epilogue& epilogue) {
   if (m <= kMaxGemvRows) {
-    // Streaming weights is bound by one core's share of memory bandwidth (measured ~8 GB/s
-    // per core, ~18 GB/s on two): split from 2^19 multiply-adds on (an MLP matrix of tiny).
     gemv_linear(x, m, k, ldx, w, n, y, ldy, epilogue.bias, epilogue.gelu, epilogue.accumulate,
-                n * k >= (std::int64_t{1} << 19) ? threads_ : 1);
+                workers_);
     return;
   }
   if (w.f16 == nullptr) {

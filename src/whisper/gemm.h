@@ -45,6 +45,9 @@ class Gemm {
 
   int threads() const { return threads_; }
 
+  // The threads that split a decoder step's products (gemv_linear) and attention.
+  StepWorkers& step_workers() { return workers_; }
+
   // y[m x n] (row stride ldy) = x[m x k] (row stride ldx) @ w^T, w row-major [n x k] (PyTorch's
   // Linear weight layout), then the epilogue.
   void linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx, const float* w,
@@ -68,6 +71,7 @@ class Gemm {
   struct Impl;
   int threads_;
   std::unique_ptr<Impl> impl_;
+  StepWorkers workers_;
 };
 
 // Query rows per block of blocked_attention: the scores of one block, n_head x

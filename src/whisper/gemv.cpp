@@ -9,7 +9,6 @@
 #endif
 
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -215,25 +214,17 @@ __attribute__((target("avx512f"))) void f16_to_f32_avx512(const std::uint8_t* sr
 
 void gemv_linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
                  const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy,
-                 const float* bias, bool gelu, bool accumulate, int threads) {
+                 const float* bias, bool gelu, bool accumulate, StepWorkers& workers) {
   const ColumnsKernel kernel = dispatch().kernel;
-  if (threads <= 1) {
-    kernel(x, m, k, ldx, w, 0, n, y, ldy, bias, gelu, accumulate);
-    return;
-  }
-  // Chunks of whole column blocks, one contiguous range per thread: each thread streams its
-  // own part of the weights.
-  const std::int64_t blocks = (n + kColumnBlock - 1) / kColumnBlock;
-#pragma omp parallel num_threads(threads)
-  {
-    const std::int64_t t = omp_get_thread_num();
-    const std::int64_t nt = omp_get_num_threads();
-    const std::int64_t j0 = std::min(n, blocks * t / nt * kColumnBlock);
-    const std::int64_t j1 = std::min(n, blocks * (t + 1) / nt * kColumnBlock);
-    if (j0 < j1) {
-      kernel(x, m, k, ldx, w, j0, j1, y, ldy, bias, gelu, accumulate);
+  // One contiguous range of whole column blocks per thread: each streams its own part of
+  // the weights.
+  auto part = [&](int t, int nt) {
+    const ItemRange r = split_items(n, kColumnBlock, t, nt);
+    if (r.begin < r.end) {
+      kernel(x, m, k, ldx, w, r.begin, r.end, y, ldy, bias, gelu, accumulate);
     }
-  }
+  };
+  workers.run(n * k >= kMinSplitWeights ? workers.threads() : 1, part);
 }
 
 void f16_to_f32(const std::uint8_t* src, std::int64_t count, float* dst) {

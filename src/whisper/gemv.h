@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "whisper/step_workers.h"
+
 namespace earshot::whisper {
 
 // A weight matrix [n x k] row-major as the model holds it: f32 values, or binary16 values
@@ -20,12 +22,16 @@ struct WeightMatrix {
 // Rows up to which linear products go through the streaming kernel.
 inline constexpr std::int64_t kMaxGemvRows = 8;
 
+// Weights from which a product is split over the step workers: one core streams ~20 GB/s
+// here, so 2^16 f16 weights take ~6 us alone, several times a task hand-over's cost.
+inline constexpr std::int64_t kMinSplitWeights = std::int64_t{1} << 16;
+
 // y[m x n] (row stride ldy) = x[m x k] (row stride ldx) @ w^T + bias, then exact GELU if
 // `gelu`, then added to y's previous contents if `accumulate`. m <= kMaxGemvRows. Output
-// columns are split over `threads` OpenMP threads.
+// columns are split over the workers from kMinSplitWeights on.
 void gemv_linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
                  const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy,
-                 const float* bias, bool gelu, bool accumulate, int threads);
+                 const float* bias, bool gelu, bool accumulate, StepWorkers& workers);
 
 // Converts `count` binary16 values (unaligned bytes) to f32, exactly.
 void f16_to_f32(const std::uint8_t* src, std::int64_t count, float* dst);

@@ -1,7 +1,5 @@
 #include "whisper/kernels.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -64,18 +62,14 @@ void add_in_place(float* x, const float* add, std::int64_t n) {
 
 void attention(const float* q, std::int64_t ldq, const float* k, std::int64_t ldk, const float* v,
                std::int64_t ldv, float* out, std::int64_t ldo, const AttentionShape& shape,
-               std::span<float> scratch, int threads) {
+               std::span<float> scratch, StepWorkers& workers) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(shape.d_head));
   const std::int64_t tasks = shape.n_head * shape.n_q;
   const std::int64_t work = tasks * shape.n_kv * shape.d_head;
-  // A decoder step's cross-attention (n_head x 1500 keys) is bound by reading K and V, which
-  // one core cannot do at the memory's pace: split it from half a million multiply-adds on.
-  const int n_threads = work >= (std::int64_t{1} << 19) ? std::max(1, threads) : 1;
-#pragma omp parallel num_threads(n_threads)
-  {
-    float* scores = scratch.data() + static_cast<std::int64_t>(omp_get_thread_num()) * shape.n_kv;
-#pragma omp for schedule(static)
-    for (std::int64_t task = 0; task < tasks; ++task) {
+  auto part = [&](int t, int nt) {
+    float* scores = scratch.data() + static_cast<std::int64_t>(t) * shape.n_kv;
+    const ItemRange range = split_items(tasks, 1, t, nt);
+    for (std::int64_t task = range.begin; task < range.end; ++task) {
       const std::int64_t head = task / shape.n_q;
       const std::int64_t i = task % shape.n_q;
       const std::int64_t n_keys =
@@ -101,7 +95,10 @@ void attention(const float* q, std::int64_t ldq, const float* k, std::int64_t ld
         o[c] *= inv_total;
       }
     }
-  }
+  };
+  // A decoder step's cross-attention (n_head x 1500 keys) is bound by reading K and V, which
+  // one core cannot do at the memory's pace.
+  workers.run(work >= kMinSplitAttentionMacs ? workers.threads() : 1, part);
 }
 
 namespace reference {

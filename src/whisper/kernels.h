@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <span>
 
+#include "whisper/step_workers.h"
+
 namespace earshot::whisper {
 
 // torch.nn.LayerNorm's default, which Whisper keeps.
@@ -23,7 +25,8 @@ void add_in_place(float* x, const float* add, std::int64_t n);
 // d_head columns side by side in each row (row strides ldq, ldk, ldv, ldo). Scores are
 // scaled by d_head^-0.5 (Whisper scales q and k by d_head^-0.25 each). With causal_offset
 // >= 0, query row i sits at absolute position causal_offset + i and sees keys [0, that];
-// with -1 every query sees every key. `scratch` holds threads * n_kv floats.
+// with -1 every query sees every key. `scratch` holds workers.threads() * n_kv floats. The
+// (head, query) pairs are split over the workers from kMinSplitAttentionMacs on.
 struct AttentionShape {
   std::int64_t n_q = 0;
   std::int64_t n_kv = 0;
@@ -33,7 +36,10 @@ struct AttentionShape {
 };
 void attention(const float* q, std::int64_t ldq, const float* k, std::int64_t ldk, const float* v,
                std::int64_t ldv, float* out, std::int64_t ldo, const AttentionShape& shape,
-               std::span<float> scratch, int threads);
+               std::span<float> scratch, StepWorkers& workers);
+
+// Multiply-adds (of q k^T) from which attention() is split over the workers.
+inline constexpr std::int64_t kMinSplitAttentionMacs = std::int64_t{1} << 15;
 
 namespace reference {
 

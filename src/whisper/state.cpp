@@ -240,7 +240,7 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
     gemm.linear(h, n, d, d, block.attn.value.weight.matrix(), d, layer_v + n_past * d, d,
                 {.bias = block.attn.value.bias.ptr()});
     attention(dec_q.data(), d, layer_k, d, layer_v, d, dec_attn.data(), d, self_shape,
-              attention_scratch, threads);
+              attention_scratch, gemm.step_workers());
     gemm.linear(dec_attn.data(), n, d, d, block.attn.out.weight.matrix(), d, x, d,
                 {.bias = block.attn.out.bias.ptr(), .accumulate = true});
 
@@ -257,7 +257,7 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
       // A decoder step's few query rows: the direct kernel reads K and V once, where the
       // backend's strided batched products (K addressed transposed) cost several times more.
       attention(dec_q.data(), d, layer_cross_k, d, layer_cross_v, d, dec_attn.data(), d,
-                cross_shape(n), attention_scratch, threads);
+                cross_shape(n), attention_scratch, gemm.step_workers());
     } else {
       full_attention(dec_q.data(), n, layer_cross_k, layer_cross_v, ctx, dims.n_text_head, d,
                      dec_attn.data());
@@ -431,7 +431,7 @@ void WhisperState::Impl::decode_batch(std::span<const std::int32_t> tokens,
     gemm.linear(h, n, d, d, block.attn.value.weight.matrix(), d, layer_v + pool_used * d, d,
                 {.bias = block.attn.value.bias.ptr()});
     gathered_attention(dec_q.data(), layer_k, layer_v, gathered_rows, dec_attn.data(), self_shape,
-                       batch_scratch, threads);
+                       batch_scratch, gemm.step_workers());
     gemm.linear(dec_attn.data(), n, d, d, block.attn.out.weight.matrix(), d, x, d,
                 {.bias = block.attn.out.bias.ptr(), .accumulate = true});
 
@@ -443,7 +443,7 @@ void WhisperState::Impl::decode_batch(std::span<const std::int32_t> tokens,
     const float* layer_cross_v = cross_v.data() + l * size(ctx, d);
     if (n <= kMaxGemvRows) {
       attention(dec_q.data(), d, layer_cross_k, d, layer_cross_v, d, dec_attn.data(), d,
-                cross_shape, batch_scratch, threads);
+                cross_shape, batch_scratch, gemm.step_workers());
     } else {
       full_attention(dec_q.data(), n, layer_cross_k, layer_cross_v, ctx, dims.n_text_head, d,
                      dec_attn.data());

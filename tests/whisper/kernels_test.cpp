@@ -126,7 +126,8 @@ TEST(Kernels, CausalAndFullAttentionMatchScalar) {
       std::vector<float> fast(static_cast<std::size_t>(n_q * d));
       std::vector<float> slow(fast.size());
       std::vector<float> scratch(static_cast<std::size_t>(threads * n_kv));
-      attention(q.data(), d, k.data(), d, v.data(), d, fast.data(), d, shape, scratch, threads);
+      StepWorkers workers(threads);
+      attention(q.data(), d, k.data(), d, v.data(), d, fast.data(), d, shape, scratch, workers);
       reference::attention(q.data(), d, k.data(), d, v.data(), d, slow.data(), d, shape);
       EXPECT_LE(compare_arrays(fast, slow).max_abs, 2e-6) << n_q << " " << n_kv << " " << offset;
       if (offset < 0) {
@@ -150,12 +151,13 @@ TEST(Kernels, CausalAttentionIgnoresFutureKeys) {
   auto v = random_values(n * d, 16);
   std::vector<float> before(n * d), after(n * d), scratch(n);
   const AttentionShape shape{n, n, heads, d_head, 0};
-  attention(q.data(), d, k.data(), d, v.data(), d, before.data(), d, shape, scratch, 1);
+  StepWorkers workers(1);
+  attention(q.data(), d, k.data(), d, v.data(), d, before.data(), d, shape, scratch, workers);
   for (int c = 0; c < d; ++c) {
     k[(n - 1) * d + c] += 10.0f;
     v[(n - 1) * d + c] -= 10.0f;
   }
-  attention(q.data(), d, k.data(), d, v.data(), d, after.data(), d, shape, scratch, 1);
+  attention(q.data(), d, k.data(), d, v.data(), d, after.data(), d, shape, scratch, workers);
   for (int i = 0; i < (n - 1) * d; ++i) EXPECT_EQ(before[i], after[i]) << i;
   EXPECT_NE(before[(n - 1) * d], after[(n - 1) * d]);
 }

@@ -1,0 +1,140 @@
+#include "whisper/step_workers.h"
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "whisper/gemm.h"
+#include "whisper/gemv.h"
+
+namespace earshot::whisper {
+namespace {
+
+TEST(StepWorkers, EveryThreadIndexRunsOncePerTask) {
+  for (const int threads : {1, 2, 3}) {
+    StepWorkers workers(threads);
+    EXPECT_EQ(workers.threads(), threads);
+    for (int round = 0; round < 2000; ++round) {
+      // Tasks of 1..threads+1 threads: beyond threads() it is clamped.
+      const int asked = 1 + round % (threads + 1);
+      const int expected = std::min(asked, threads);
+      std::vector<std::atomic<int>> calls(static_cast<std::size_t>(threads));
+      std::atomic<int> seen_n{0};
+      auto task = [&](int t, int n) {
+        calls[static_cast<std::size_t>(t)].fetch_add(1);
+        seen_n.store(n);
+      };
+      workers.run(asked, task);
+      for (int t = 0; t < threads; ++t) {
+        ASSERT_EQ(calls[static_cast<std::size_t>(t)].load(), t < expected ? 1 : 0)
+            << threads << " threads, round " << round << ", index " << t;
+      }
+      ASSERT_EQ(seen_n.load(), expected);
+    }
+  }
+}
+
+TEST(StepWorkers, WakesSleepingWorkers) {
+  // After the spin window the worker sleeps; the next task must still reach it.
+  StepWorkers workers(2);
+  for (int round = 0; round < 3; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::atomic<int> ran{0};
+    auto task = [&](int, int) { ran.fetch_add(1); };
+    workers.run(2, task);
+    EXPECT_EQ(ran.load(), 2);
+  }
+}
+
+TEST(StepWorkers, SplitItemsCoversEveryItemOnceInWholeBlocks) {
+  for (const std::int64_t count : {0, 1, 5, 64, 1001}) {
+    for (const std::int64_t block : {1, 4, 16}) {
+      for (const int n : {1, 2, 3, 7}) {
+        std::int64_t next = 0;
+        for (int t = 0; t < n; ++t) {
+          const ItemRange r = split_items(count, block, t, n);
+          EXPECT_EQ(r.begin, next);
+          EXPECT_LE(r.begin, r.end);
+          if (r.end < count) {
+            EXPECT_EQ(r.end % block, 0);
+          }
+          next = r.end;
+        }
+        EXPECT_EQ(next, count) << count << " " << block << " " << n;
+      }
+    }
+  }
+}
+
+std::uint16_t to_f16(float value) {
+  // Round-to-nearest binary16 of values well inside its normal range (the test's weights).
+  std::uint32_t bits = 0;
+  std::memcpy(&bits, &value, 4);
+  const std::uint32_t sign = (bits >> 16) & 0x8000u;
+  const int exponent = static_cast<int>((bits >> 23) & 0xff) - 127 + 15;
+  std::uint32_t mantissa = bits & 0x7fffffu;
+  if (exponent <= 0) {
+    return static_cast<std::uint16_t>(sign);
+  }
+  std::uint32_t half = sign | (static_cast<std::uint32_t>(exponent) << 10) | (mantissa >> 13);
+  const std::uint32_t rest = mantissa & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (half & 1u) != 0)) {
+    ++half;
+  }
+  return static_cast<std::uint16_t>(half);
+}
+
+TEST(Gemv, MatchesScalarProductForEveryStorageRowCountAndSplit) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const auto& [k, n] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+           {17, 5}, {64, 64}, {384, 1537}, {200, 513}}) {
+    std::vector<float> w(static_cast<std::size_t>(n * k));
+    for (float& v : w) v = normal(rng) * 0.1f;
+    // f16 storage, and the f32 values it holds exactly (so both paths share one reference).
+    std::vector<std::uint8_t> w16(w.size() * 2);
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const std::uint16_t h = to_f16(w[i]);
+      std::memcpy(w16.data() + 2 * i, &h, 2);
+    }
+    std::vector<float> w_exact(w.size());
+    f16_to_f32(w16.data(), static_cast<std::int64_t>(w.size()), w_exact.data());
+    std::vector<float> bias(static_cast<std::size_t>(n));
+    for (float& v : bias) v = normal(rng);
+    for (const std::int64_t m : {1, 3, 8}) {
+      std::vector<float> x(static_cast<std::size_t>(m * k));
+      for (float& v : x) v = normal(rng);
+      for (const int threads : {1, 2}) {
+        StepWorkers workers(threads);
+        for (const bool f16 : {false, true}) {
+          for (const bool gelu : {false, true}) {
+            for (const bool accumulate : {false, true}) {
+              std::vector<float> fast(static_cast<std::size_t>(m * n), 0.5f);
+              std::vector<float> slow = fast;
+              const WeightMatrix matrix = f16 ? WeightMatrix{.f16 = w16.data()}
+                                              : WeightMatrix{.f32 = w_exact.data()};
+              gemv_linear(x.data(), m, k, k, matrix, n, fast.data(), n, bias.data(), gelu,
+                          accumulate, workers);
+              reference::linear(x.data(), m, k, k, w_exact.data(), n, slow.data(), n,
+                                {.bias = bias.data(), .gelu = gelu, .accumulate = accumulate});
+              for (std::size_t i = 0; i < fast.size(); ++i) {
+                ASSERT_NEAR(fast[i], slow[i], 1e-4f * (1.0f + std::abs(slow[i])))
+                    << "k " << k << " n " << n << " m " << m << " threads " << threads
+                    << " f16 " << f16 << " gelu " << gelu << " accumulate " << accumulate
+                    << " at " << i;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace earshot::whisper
