@@ -3,6 +3,7 @@
 #include <boost/beast/core.hpp>
 
 #include "server/http_session.h"
+#include "server/limit_breach.h"
 
 namespace earshot::server {
 
@@ -117,7 +118,11 @@ void HttpServer::accept(tcp::acceptor& acceptor) {
       open = sessions_.size();
     }
     if (open >= config_.max_connections) {
-      log_->warn("connection limit of {} reached; refusing a connection", config_.max_connections);
+      log_limit_breach(*log_, endpoint_text(socket),
+                       {.limit = "max_connections",
+                        .configured = std::to_string(config_.max_connections),
+                        .detail = std::to_string(open) + " connections open"},
+                       "answered 503 and closed");
       auto s = std::make_shared<tcp::socket>(std::move(socket));
       net::async_write(*s, net::buffer(kTooManyConnections), [s](beast::error_code, std::size_t) {
         beast::error_code ignored;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "server/http_server.h"
+#include "server/limit_breach.h"
 
 namespace earshot::server {
 
@@ -22,14 +23,12 @@ namespace {
 // instead of a connection reset (a "lingering close").
 constexpr std::size_t kDrainLimit = 1 << 20;
 constexpr std::chrono::seconds kDrainTime{2};
+// The write deadline of the 408 that ends a body deadline: the client has already had its
+// time, and the answer is small enough to fit in any socket buffer.
+constexpr std::chrono::seconds kTimeoutAnswerTime{2};
 
-std::string endpoint_text(const net::ip::tcp::socket& socket) {
-  beast::error_code ec;
-  auto ep = socket.remote_endpoint(ec);
-  if (ec) return "?";
-  auto addr = ep.address();
-  return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
-         std::to_string(ep.port());
+std::string seconds_of(std::chrono::milliseconds d) {
+  return seconds_text(std::chrono::duration<double>(d).count());
 }
 
 template <class Stream>
@@ -43,12 +42,21 @@ Stream make_stream(net::ip::tcp::socket&& socket, net::ssl::context* tls) {
 
 }  // namespace
 
+std::string endpoint_text(const net::ip::tcp::socket& socket) {
+  beast::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "?";
+  auto addr = ep.address();
+  return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
+         std::to_string(ep.port());
+}
+
 template <class Stream>
 BasicHttpSession<Stream>::BasicHttpSession(net::ip::tcp::socket&& socket, HttpServer& server,
                                            net::ssl::context* tls)
     : stream_(make_stream<Stream>(std::move(socket), tls)),
       server_(server),
-      idle_timer_(stream_.get_executor()) {
+      deadline_(stream_.get_executor()) {
   context_.remote = endpoint_text(lowest().socket());
   beast::error_code ec;
   const auto ep = lowest().socket().remote_endpoint(ec);
@@ -64,15 +72,18 @@ template <class Stream>
 void BasicHttpSession<Stream>::start() {
   net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
     if constexpr (kTls) {
-      // The TLS handshake counts against the header deadline.
-      self->lowest().expires_after(self->server_.config().header_timeout);
+      // The TLS handshake counts against the first request's header deadline.
+      self->arm_deadline(Phase::kHeader, self->server_.config().header_timeout);
+      self->lowest().expires_never();
       self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
+        if (self->closed_) return;
         if (ec) {
           self->server_.log().debug("{} TLS handshake failed: {}", self->context_.remote,
                                     ec.message());
           self->force_close();
           return;
         }
+        self->handshake_done_ = true;
         self->read_header();
       });
     } else {
@@ -97,11 +108,79 @@ void BasicHttpSession<Stream>::close_now() {
   net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->force_close(); });
 }
 
+// One timer bounds whichever reading phase the connection is in; arming it for a phase
+// replaces the previous phase's deadline.
+template <class Stream>
+void BasicHttpSession<Stream>::arm_deadline(Phase phase, std::chrono::milliseconds after) {
+  deadline_phase_ = phase;
+  const auto generation = ++deadline_generation_;
+  deadline_.expires_after(after);
+  deadline_.async_wait([self = this->shared_from_this(), generation](beast::error_code ec) {
+    if (ec || generation != self->deadline_generation_ || self->closed_) return;
+    self->on_deadline();
+  });
+}
+
+template <class Stream>
+void BasicHttpSession<Stream>::disarm_deadline() {
+  deadline_phase_ = Phase::kNone;
+  ++deadline_generation_;
+  deadline_.cancel();
+}
+
+template <class Stream>
+void BasicHttpSession<Stream>::on_deadline() {
+  const auto phase = deadline_phase_;
+  deadline_phase_ = Phase::kNone;
+  const auto& config = server_.config();
+  switch (phase) {
+    case Phase::kNone:
+      return;
+    case Phase::kIdle:
+      // The end of a keep-alive wait, not a breach.
+      server_.log().debug("{} idle for {}; closing", context_.remote,
+                          seconds_of(config.idle_timeout));
+      force_close();
+      return;
+    case Phase::kHeader:
+      // A header that is late is closed without an answer: the request is not known yet, and
+      // what a slowloris client sends is not worth a reply.
+      log_limit_breach(
+          server_.log(), context_.remote,
+          {.limit = "header_timeout",
+           .configured = seconds_of(config.header_timeout),
+           .detail = handshake_done_ ? "request header incomplete" : "TLS handshake incomplete"},
+          "closed");
+      force_close();
+      return;
+    case Phase::kBody: {
+      // The read is cancelled and its handler (on_body, or the 100 Continue write's) answers
+      // 408 on the still open connection.
+      body_timed_out_ = true;
+      std::string detail = "request body incomplete after " +
+                           std::to_string(parser_ ? parser_->get().body().size() : 0) + " bytes";
+      if (parser_) {
+        if (const auto length = parser_->content_length()) {
+          detail += " of " + std::to_string(*length);
+        }
+      }
+      log_limit_breach(server_.log(), context_.remote,
+                       {.limit = "body_timeout",
+                        .configured = seconds_of(config.body_timeout),
+                        .detail = std::move(detail)},
+                       "answered 408 and closed");
+      beast::error_code ec;
+      lowest().socket().cancel(ec);
+      return;
+    }
+  }
+}
+
 template <class Stream>
 void BasicHttpSession<Stream>::force_close() {
   if (closed_) return;
   closed_ = true;
-  idle_timer_.cancel();
+  disarm_deadline();
   beast::error_code ec;
   lowest().socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
   lowest().close();
@@ -116,13 +195,9 @@ void BasicHttpSession<Stream>::wait_for_request() {
     read_header();
     return;
   }
-  idle_timer_.expires_after(server_.config().idle_timeout);
-  idle_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
-    if (!ec) self->force_close();
-  });
+  arm_deadline(Phase::kIdle, server_.config().idle_timeout);
   lowest().socket().async_wait(net::ip::tcp::socket::wait_read,
                                [self = this->shared_from_this()](beast::error_code ec) {
-                                 self->idle_timer_.cancel();
                                  if (ec || self->closed_) {
                                    self->force_close();
                                    return;
@@ -145,8 +220,14 @@ void BasicHttpSession<Stream>::read_header() {
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   route_ = nullptr;
   context_.token_label.clear();
+  body_timed_out_ = false;
   started_ = std::chrono::steady_clock::now();
-  lowest().expires_after(server_.config().header_timeout);
+  // Already armed when a TLS handshake has just used part of this header's time.
+  if (deadline_phase_ != Phase::kHeader) {
+    arm_deadline(Phase::kHeader, server_.config().header_timeout);
+  }
+  // A previous answer's write deadline must not cut this read short.
+  lowest().expires_never();
   http::async_read_header(stream_, buffer_, *parser_,
                           [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                             self->on_header(ec);
@@ -155,24 +236,33 @@ void BasicHttpSession<Stream>::read_header() {
 
 template <class Stream>
 void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
+  if (closed_) return;  // the header deadline closed it (and said so)
+  disarm_deadline();
   if (ec == http::error::end_of_stream || ec == net::error::connection_reset ||
       ec == net::error::operation_aborted || ec == net::error::eof) {
     force_close();
     return;
   }
-  if (ec == beast::error::timeout) {
-    server_.log().debug("{} header not received within the timeout; closing", context_.remote);
-    force_close();
-    return;
-  }
   in_flight_ = true;
   close_after_write_ = true;  // until the request is known to be well-formed
+  const auto& config = server_.config();
   if (ec == http::error::header_limit) {
+    log_limit_breach(server_.log(), context_.remote,
+                     {.limit = "max_header_size",
+                      .configured = std::to_string(config.max_header_size) + " bytes",
+                      .detail = "request line and header fields over the limit"},
+                     "answered 431");
     reject(http::status::request_header_fields_too_large, "Request header too large",
            ErrorStyle::kOriginal);
     return;
   }
   if (ec == http::error::body_limit) {
+    // Only a Content-Length beyond 2^64 reaches this: the header is read without a limit.
+    log_limit_breach(server_.log(), context_.remote,
+                     {.limit = "request_max_size",
+                      .configured = std::to_string(config.request_max_size) + " bytes",
+                      .detail = "Content-Length beyond any limit"},
+                     "answered 413");
     reject(http::status::payload_too_large, "Request body too large", ErrorStyle::kOriginal);
     return;
   }
@@ -197,8 +287,13 @@ void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
   // that nothing about the server is learnt without a token.
   if (route_ == nullptr || route_->authenticated) {
     if (const auto wait = server_.auth_failures().blocked(remote_address_)) {
-      server_.log().warn("{} too many failed authentications; refused for {}s", context_.remote,
-                         wait->count());
+      log_limit_breach(
+          server_.log(), context_.remote,
+          {.limit = "auth_failure_limit",
+           .configured = std::to_string(config.auth_failure_limit) + " failures per " +
+                         seconds_of(config.auth_failure_window),
+           .detail = "request while blocked for " + std::to_string(wait->count()) + " s more"},
+          "answered 429");
       reject(http::status::too_many_requests,
              "Too many failed authentication attempts; try again later", style, std::nullopt,
              std::to_string(wait->count()));
@@ -226,18 +321,22 @@ void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
            Router::allow_header(*route_));
     return;
   }
-  if (const auto length = parser_->content_length();
-      length && *length > server_.config().request_max_size) {
+  if (const auto length = parser_->content_length(); length && *length > config.request_max_size) {
+    log_limit_breach(server_.log(), context_.remote,
+                     {.limit = "request_max_size",
+                      .configured = std::to_string(config.request_max_size) + " bytes",
+                      .detail = "Content-Length " + std::to_string(*length)},
+                     "answered 413");
     reject(http::status::payload_too_large, "Request body too large", style);
     return;
   }
 
-  parser_->body_limit(server_.config().request_max_size);
+  parser_->body_limit(config.request_max_size);
   if (parser_->is_done()) {
     dispatch();
     return;
   }
-  lowest().expires_after(server_.config().body_timeout);
+  arm_deadline(Phase::kBody, config.body_timeout);
   // A client that asked to be told before sending its body (curl does for bodies over
   // 1 MiB) hears now that route, token and size are accepted.
   const auto expect = parser_->get()[http::field::expect];
@@ -245,6 +344,11 @@ void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                      [self = this->shared_from_this()](beast::error_code e, std::size_t) {
+                       if (self->closed_) return;
+                       if (self->body_timed_out_) {
+                         self->on_body(net::error::operation_aborted);
+                         return;
+                       }
                        if (e) {
                          self->force_close();
                          return;
@@ -265,15 +369,24 @@ void BasicHttpSession<Stream>::read_body() {
 
 template <class Stream>
 void BasicHttpSession<Stream>::on_body(beast::error_code ec) {
+  if (closed_) return;
   const ErrorStyle style = route_ != nullptr ? route_->error_style : ErrorStyle::kOriginal;
-  if (ec == http::error::body_limit) {
-    close_after_write_ = true;
-    reject(http::status::payload_too_large, "Request body too large", style);
-    return;
-  }
-  if (ec == beast::error::timeout) {
+  // Once the deadline has passed (and been logged) the answer is 408, even when the last
+  // byte arrived while the cancellation was on its way.
+  if (body_timed_out_) {
     close_after_write_ = true;
     reject(http::status::request_timeout, "Request body not received in time", style);
+    return;
+  }
+  disarm_deadline();
+  if (ec == http::error::body_limit) {
+    close_after_write_ = true;
+    log_limit_breach(server_.log(), context_.remote,
+                     {.limit = "request_max_size",
+                      .configured = std::to_string(server_.config().request_max_size) + " bytes",
+                      .detail = "chunked body longer than the limit"},
+                     "answered 413");
+    reject(http::status::payload_too_large, "Request body too large", style);
     return;
   }
   if (ec) {
@@ -330,6 +443,7 @@ class SessionExchange final : public Exchange {
 
 template <class Stream>
 void BasicHttpSession<Stream>::dispatch() {
+  disarm_deadline();
   lowest().expires_never();
   auto& req = parser_->get();
   client_gone_ = std::make_shared<std::atomic<bool>>(false);
@@ -440,6 +554,8 @@ void BasicHttpSession<Stream>::write_next_chunk() {
                      if (!self->stream_queue_.empty()) self->stream_queue_.pop_front();
                      if (ec) {
                        if (self->client_gone_) self->client_gone_->store(true);
+                       if (ec == beast::error::timeout)
+                         self->log_write_timeout(self->stream_bytes_);
                        self->log_access(self->stream_status_, self->stream_bytes_);
                        self->force_close();
                        return;
@@ -488,7 +604,9 @@ void BasicHttpSession<Stream>::send(Response&& res) {
     res.content_length(length);
   }
   response_ = std::make_shared<Response>(std::move(res));
-  lowest().expires_after(server_.config().body_timeout);
+  lowest().expires_after(body_timed_out_ ? std::min<std::chrono::milliseconds>(
+                                               kTimeoutAnswerTime, server_.config().body_timeout)
+                                         : server_.config().body_timeout);
   http::async_write(stream_, *response_,
                     [self = this->shared_from_this()](beast::error_code ec, std::size_t bytes) {
                       self->on_write(ec, bytes);
@@ -497,6 +615,8 @@ void BasicHttpSession<Stream>::send(Response&& res) {
 
 template <class Stream>
 void BasicHttpSession<Stream>::on_write(beast::error_code ec, std::size_t bytes) {
+  // A 408's own write failing is part of the breach already logged.
+  if (ec == beast::error::timeout && !body_timed_out_) log_write_timeout(bytes);
   log_access(response_ ? response_->result_int() : 0, bytes);
   if (response_ && !response_->keep_alive()) close_after_write_ = true;
   response_.reset();
@@ -563,6 +683,16 @@ void BasicHttpSession<Stream>::log_access(unsigned status, std::size_t bytes) co
   server_.log().info("{} \"{} {}\" {} {} {:.1f}ms token={}", context_.remote,
                      method_.empty() ? "-" : method_, context_.path.empty() ? "-" : context_.path,
                      status, bytes, ms, context_.token_label.empty() ? "-" : context_.token_label);
+}
+
+template <class Stream>
+void BasicHttpSession<Stream>::log_write_timeout(std::size_t bytes) {
+  log_limit_breach(server_.log(), context_.remote,
+                   {.limit = "body_timeout",
+                    .configured = seconds_of(server_.config().body_timeout),
+                    .detail = "the client did not read the answer (" + std::to_string(bytes) +
+                              " bytes written)"},
+                   "closed");
 }
 
 template class BasicHttpSession<beast::tcp_stream>;

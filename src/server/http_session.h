@@ -3,9 +3,11 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
 
@@ -19,6 +21,10 @@
 namespace earshot::server {
 
 class HttpServer;
+
+// "address:port" of a connected socket's peer ("[v6]:port" for IPv6), "?" when unknown: how
+// logs name a client.
+std::string endpoint_text(const boost::asio::ip::tcp::socket& socket);
 
 // What the server's registry of open connections needs of a session, whatever its stream.
 class Session {
@@ -36,7 +42,9 @@ class SessionExchange;
 
 // One client connection: reads requests one after another (keep-alive), checks size, route
 // and token before the body is read, hands complete requests to their route and writes the
-// answers. Each phase has its own deadline (header, body, idle).
+// answers. Each reading phase has its own deadline (idle, header, body) on a timer of the
+// session's own rather than on the stream, so that a body deadline can cancel the read and
+// still answer 408 on the open connection; writes are bounded by the stream's expiry.
 // `Stream` is beast::tcp_stream (plain HTTP) or beast::ssl_stream<beast::tcp_stream> (TLS).
 template <class Stream>
 class BasicHttpSession final : public Session,
@@ -55,7 +63,12 @@ class BasicHttpSession final : public Session,
 
  private:
   static constexpr bool kTls = !std::is_same_v<Stream, boost::beast::tcp_stream>;
+  // The reading phase a deadline is armed for.
+  enum class Phase { kNone, kIdle, kHeader, kBody };
   boost::beast::tcp_stream& lowest() { return boost::beast::get_lowest_layer(stream_); }
+  void arm_deadline(Phase phase, std::chrono::milliseconds after);
+  void disarm_deadline();
+  void on_deadline();
   // Closes the connection whatever it is doing. Call on the stream's executor.
   void force_close();
   void wait_for_request();
@@ -81,12 +94,18 @@ class BasicHttpSession final : public Session,
   void close_gracefully();
   void drain(std::size_t drained);
   void log_access(unsigned status, std::size_t bytes) const;
+  // Logs a breach of the write deadline (body_timeout) once; the connection is then closed.
+  void log_write_timeout(std::size_t bytes);
 
   Stream stream_;
   HttpServer& server_;
   boost::beast::flat_buffer buffer_;
   std::array<char, 4096> drain_buffer_{};
-  boost::asio::steady_timer idle_timer_;
+  boost::asio::steady_timer deadline_;
+  Phase deadline_phase_ = Phase::kNone;
+  std::uint64_t deadline_generation_ = 0;  // a deadline that fires after being replaced is stale
+  bool handshake_done_ = !kTls;
+  bool body_timed_out_ = false;  // the body deadline passed: the answer is 408
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> response_;
   RequestContext context_;

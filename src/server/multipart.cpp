@@ -89,16 +89,20 @@ std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_vi
     if (body.substr(pos, 2) != "\r\n") throw MultipartError("malformed multipart delimiter line");
     pos += 2;
     if (parts.size() >= limits.max_parts) {
-      throw MultipartError("too many multipart parts (limit " + std::to_string(limits.max_parts) +
-                           ")");
+      throw MultipartLimitError(
+          "too many multipart parts (limit " + std::to_string(limits.max_parts) + ")", "max_parts",
+          limits.max_parts);
     }
     const auto header_end = body.find("\r\n\r\n", pos);
     const bool no_headers = body.substr(pos, 2) == "\r\n";
     if (!no_headers && header_end == std::string_view::npos)
       throw MultipartError("multipart part without headers");
     const std::size_t headers_size = no_headers ? 0 : header_end - pos;
-    if (headers_size > limits.max_part_header_size)
-      throw MultipartError("multipart part headers too large");
+    if (headers_size > limits.max_part_header_size) {
+      throw MultipartLimitError("multipart part headers too large (limit " +
+                                    std::to_string(limits.max_part_header_size) + " bytes)",
+                                "max_part_header_size", limits.max_part_header_size);
+    }
 
     MultipartPart part;
     bool has_disposition = false;
@@ -131,9 +135,10 @@ std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_vi
       throw MultipartError("multipart body is truncated (no closing boundary)");
     part.data = body.substr(pos, end - pos);
     if (!part.filename && part.data.size() > limits.max_field_size) {
-      throw MultipartError("multipart field '" + part.name + "' is larger than " +
-                           std::to_string(limits.max_field_size) +
-                           " bytes (a file part needs a filename)");
+      throw MultipartLimitError("multipart field '" + part.name + "' is larger than " +
+                                    std::to_string(limits.max_field_size) +
+                                    " bytes (a file part needs a filename)",
+                                "max_field_size", limits.max_field_size);
     }
     parts.push_back(std::move(part));
     pos = end + next_delimiter.size();

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace earshot::server {
@@ -32,11 +33,26 @@ class MultipartError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A body refused for going over one of MultipartLimits (rather than for being malformed).
+class MultipartLimitError : public MultipartError {
+ public:
+  MultipartLimitError(const std::string& message, std::string limit, std::size_t configured)
+      : MultipartError(message), limit_(std::move(limit)), configured_(configured) {}
+  // The MultipartLimits field, e.g. "max_parts", and its value.
+  const std::string& limit() const { return limit_; }
+  std::size_t configured() const { return configured_; }
+
+ private:
+  std::string limit_;
+  std::size_t configured_;
+};
+
 // The boundary parameter of a multipart/form-data Content-Type; nullopt when the type is
 // something else or has no boundary.
 std::optional<std::string> multipart_boundary(std::string_view content_type);
 
-// Splits `body` into its parts. Throws MultipartError with a message for the client.
+// Splits `body` into its parts. Throws MultipartError with a message for the client
+// (MultipartLimitError when a limit is passed).
 std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_view boundary,
                                            const MultipartLimits& limits = {});
 

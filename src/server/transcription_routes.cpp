@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include "format/language_names.h"
 #include "format/output_format.h"
 #include "format/render.h"
+#include "server/limit_breach.h"
 #include "server/multipart.h"
 #include "server/query.h"
 
@@ -21,15 +23,26 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-// A request error found before any work is queued: status, message and the parameter at fault.
+// A request error: status, message and the parameter at fault; `breach` names the resource
+// limit it went over, when that is why it is refused (logged once, where it is answered).
 struct BadRequest {
-  BadRequest(http::status s, std::string m, std::string p = {}, std::string c = {})
-      : status(s), message(std::move(m)), param(std::move(p)), code(std::move(c)) {}
+  BadRequest(http::status s, std::string m, std::string p = {}, std::string c = {},
+             std::optional<LimitBreach> b = std::nullopt)
+      : status(s),
+        message(std::move(m)),
+        param(std::move(p)),
+        code(std::move(c)),
+        breach(std::move(b)) {}
   http::status status;
   std::string message;
   std::string param;
   std::string code;
+  std::optional<LimitBreach> breach;
 };
+
+std::string answered(http::status status) {
+  return "answered " + std::to_string(static_cast<unsigned>(status));
+}
 
 // Which answer shape the client expects.
 enum class Shape {
@@ -51,6 +64,7 @@ struct TranscriptionRequest {
   ErrorStyle style = ErrorStyle::kOpenAI;
   unsigned version = 11;
   bool keep_alive = true;
+  std::string remote;  // the client's "address:port", for logs
 };
 
 Response error_reply(const TranscriptionRequest& r, http::status status, std::string_view message,
@@ -166,6 +180,13 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
   std::vector<MultipartPart> parts;
   try {
     parts = parse_multipart(*r.body, *boundary);
+  } catch (const MultipartLimitError& e) {
+    const bool bytes = e.limit() != "max_parts";
+    throw BadRequest{
+        http::status::bad_request, std::string("malformed multipart body: ") + e.what(), "", "",
+        LimitBreach{.limit = "multipart " + e.limit(),
+                    .configured = std::to_string(e.configured()) + (bytes ? " bytes" : " parts"),
+                    .detail = e.what()}};
   } catch (const MultipartError& e) {
     throw BadRequest{http::status::bad_request,
                      std::string("malformed multipart body: ") + e.what(), ""};
@@ -259,7 +280,10 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
                          "the audio is longer than this server's limit of " +
                              std::to_string(static_cast<long>(svc.engine.max_audio_seconds)) +
                              " seconds",
-                         "", "audio_too_long"};
+                         "", "audio_too_long",
+                         LimitBreach{.limit = "engine.max_audio_seconds",
+                                     .configured = seconds_text(svc.engine.max_audio_seconds),
+                                     .detail = "decoded audio longer than the limit"}};
       }
       throw BadRequest{http::status::bad_request,
                        std::string("the audio cannot be decoded: ") + e.what(), "",
@@ -342,15 +366,24 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
     ex->respond(std::move(res));
   } catch (const BadRequest& b) {
     svc.watchdog->disarm(timer);
+    if (b.breach && svc.log) log_limit_breach(*svc.log, r.remote, *b.breach, answered(b.status));
     fail(b.status, b.message, b.code);
   } catch (const Error& e) {
     svc.watchdog->disarm(timer);
     switch (e.code()) {
       case ErrorCode::kCancelled:
         if (timer->fired) {
+          const double timeout = std::chrono::duration<double>(svc.engine.request_timeout).count();
           char limit[32];
-          std::snprintf(limit, sizeof limit, "%g",
-                        std::chrono::duration<double>(svc.engine.request_timeout).count());
+          std::snprintf(limit, sizeof limit, "%g", timeout);
+          if (svc.log) {
+            log_limit_breach(*svc.log, r.remote,
+                             {.limit = "engine.request_timeout",
+                              .configured = seconds_text(timeout),
+                              .detail = "the transcription was stopped"},
+                             streaming ? "ended the stream with an error event"
+                                       : answered(http::status::gateway_timeout));
+          }
           fail(http::status::gateway_timeout,
                std::string("the transcription took longer than this server's limit of ") + limit +
                    " seconds",
@@ -410,14 +443,27 @@ void submit(const std::shared_ptr<const TranscriptionService>& svc, Transcriptio
     res.set(http::field::retry_after, "5");
     ex->respond(std::move(res));
   };
+  auto log_busy = [&](const char* limit, std::size_t configured, std::string detail,
+                      http::status status) {
+    if (!svc->log) return;
+    log_limit_breach(
+        *svc->log, request->remote,
+        {.limit = limit, .configured = std::to_string(configured), .detail = std::move(detail)},
+        answered(status));
+  };
   switch (svc->jobs->submit(std::move(job))) {
     case SubmitResult::kAccepted:
       break;
     case SubmitResult::kQueueFull:
+      log_busy("engine.max_queued_jobs", svc->jobs->options().max_queued, "the queue is full",
+               http::status::service_unavailable);
       reply_busy(http::status::service_unavailable, "the server is busy; try again shortly",
                  "queue_full");
       break;
     case SubmitResult::kTokenBusy:
+      log_busy("engine.max_jobs_per_token", svc->jobs->options().max_jobs_per_token,
+               "token " + ctx.token_label + " has that many jobs queued or running",
+               http::status::too_many_requests);
       reply_busy(http::status::too_many_requests,
                  "too many transcriptions at once for this token (limit " +
                      std::to_string(svc->jobs->options().max_jobs_per_token) + ")",
@@ -440,6 +486,8 @@ Handler transcription_handler(std::shared_ptr<const TranscriptionService> svc, E
         try {
           r = parse(req, ctx);
         } catch (const BadRequest& b) {
+          if (b.breach && svc->log)
+            log_limit_breach(*svc->log, ctx.remote, *b.breach, answered(b.status));
           TranscriptionRequest shape;
           shape.style = style;
           shape.version = version;
@@ -449,6 +497,7 @@ Handler transcription_handler(std::shared_ptr<const TranscriptionService> svc, E
         }
         r.version = version;
         r.keep_alive = keep_alive;
+        r.remote = ctx.remote;
         submit(svc, std::move(r), ctx, ex);
       };
 }

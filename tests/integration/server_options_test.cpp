@@ -28,6 +28,15 @@ TEST(ServerOptions, ConnectionsOverTheCapGet503AndClose) {
   const auto third = raw_exchange(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 3s);
   EXPECT_NE(third.find("HTTP/1.1 503"), std::string::npos) << third;
   EXPECT_NE(third.find("Too many open connections"), std::string::npos);
+  // The breach is logged once, with the client's address.
+  const auto marker = limit_breach_marker("max_connections", "2");
+  ASSERT_TRUE(server.wait_for_log(marker, 5s)) << server.log();
+  const auto lines = server.log_lines(marker);
+  ASSERT_EQ(lines.size(), 1u) << server.log();
+  EXPECT_NE(lines[0].find("127.0.0.1:"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("breached: 2 connections open; answered 503 and closed"),
+            std::string::npos)
+      << lines[0];
 }
 
 TEST(ServerOptions, JsonLogLinesAreJsonObjects) {

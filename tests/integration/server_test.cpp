@@ -302,6 +302,17 @@ TEST(ServerAuthLimit, RepeatedFailuresFromOneAddressGet429) {
   EXPECT_EQ(http_request(server.port(), "GET", "/ping", kAuth).status, 429);
   // ...but routes without authentication are served.
   EXPECT_EQ(http_request(server.port(), "GET", "/health").status, 200);
+  // Each refused request logs the breach once, with the client and never a token.
+  const auto marker = limit_breach_marker("auth_failure_limit", "3 failures per 30 s");
+  ASSERT_TRUE(server.wait_for_log(marker, 5s)) << server.log();
+  const auto lines = server.log_lines(marker);
+  EXPECT_EQ(lines.size(), 2u) << server.log();
+  for (const auto& line : lines) {
+    EXPECT_NE(line.find("127.0.0.1:"), std::string::npos) << line;
+    EXPECT_NE(line.find("; answered 429"), std::string::npos) << line;
+  }
+  EXPECT_EQ(server.log().find("wrong"), std::string::npos);
+  EXPECT_EQ(server.log().find("token1"), std::string::npos);
 }
 
 TEST(ServerReload, SighupReloadsTokensAndKeepsConnections) {

@@ -1,6 +1,7 @@
 // Slow clients: 500 connections trickling their header or body one byte at a time hold no
 // more than their own connection. A normal client is served in its usual time meanwhile,
-// and the server closes every trickler at its header or body deadline.
+// and the server closes every trickler at its header deadline, or answers it 408 at its body
+// deadline and closes, logging each breach once.
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -170,16 +171,28 @@ TEST(SlowClients, TricklersDoNotDelayANormalClientAndAreClosedAtTheirDeadline) {
       EXPECT_LT(t.sent, t.trickle.size());
       ++header_closed;
     } else {
-      // The body deadline (3 s) closes it. The session means to answer 408 first, but
-      // beast::tcp_stream closes the socket when its deadline passes, so nothing (or a 408,
-      // once the session answers before its stream times out) comes back.
+      // The body deadline (3 s) answers 408 with its JSON error, then closes.
+      EXPECT_GE(after, 3s - 100ms) << "trickler " << i;
       EXPECT_LT(after, 3s + 5s) << "trickler " << i;
-      EXPECT_TRUE(t.received.empty() || t.received.starts_with("HTTP/1.1 408"))
+      EXPECT_TRUE(t.received.starts_with("HTTP/1.1 408"))
           << "trickler " << i << ": " << t.received.substr(0, 100);
+      EXPECT_TRUE(t.received.ends_with(
+          "\r\n\r\n{\"Error\":\"Request body not received in time\",\"status\":\"failed\"}"))
+          << "trickler " << i << ": " << t.received;
       if (t.received.starts_with("HTTP/1.1 408")) ++body_closed_408;
     }
   }
   EXPECT_EQ(header_closed, 250u);
+  EXPECT_EQ(body_closed_408, 250u);
+  // Each breach logged once (the lines precede the closes, but may still be in the pipe).
+  auto breaches = [&](const std::string& limit, const std::string& configured) {
+    const auto marker = limit_breach_marker(limit, configured);
+    for (int i = 0; i < 50 && server.log_lines(marker).size() < 250; ++i)
+      std::this_thread::sleep_for(20ms);
+    return server.log_lines(marker).size();
+  };
+  EXPECT_EQ(breaches("header_timeout", "2 s"), 250u);
+  EXPECT_EQ(breaches("body_timeout", "3 s"), 250u);
   std::printf("slow clients: %zu header tricklers closed, %zu body tricklers answered 408\n",
               header_closed, body_closed_408);
   // And the server still serves.

@@ -6,6 +6,8 @@
 
 #include <future>
 #include <regex>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -32,6 +34,20 @@ const ScriptedModel& scripted() {
     return write_scripted_model(dir / "ggml-scripted.bin");
   }();
   return model;
+}
+
+// The log lines of breaches of `limit` with its configured value, once `expected` are there.
+std::vector<std::string> breaches(const ServerProcess& server, const std::string& limit,
+                                  const std::string& configured, std::size_t expected) {
+  const auto marker = limit_breach_marker(limit, configured);
+  for (int i = 0; i < 100 && server.log_lines(marker).size() < expected; ++i)
+    std::this_thread::sleep_for(20ms);
+  const auto lines = server.log_lines(marker);
+  for (const auto& line : lines) {
+    EXPECT_NE(line.find("127.0.0.1:"), std::string::npos) << line;
+    EXPECT_EQ(line.find("token1"), std::string::npos) << line;
+  }
+  return lines;
 }
 
 std::string trimmed(std::string s) {
@@ -371,6 +387,10 @@ TEST(RouteLimits, QueueFullIs503WithRetryAfterAndNothingIsLost) {
   EXPECT_EQ(ok + busy, 8);  // every request got exactly one answer
   EXPECT_GE(ok, 1);
   EXPECT_GE(busy, 1);
+  // One breach line per refused request.
+  const auto lines = breaches(server, "engine.max_queued_jobs", "1", busy);
+  EXPECT_EQ(lines.size(), static_cast<std::size_t>(busy)) << server.log();
+  for (const auto& line : lines) EXPECT_NE(line.find("answered 503"), std::string::npos) << line;
 }
 
 TEST(RouteLimits, JobsPerTokenIs429) {
@@ -394,6 +414,11 @@ TEST(RouteLimits, JobsPerTokenIs429) {
                                   {{"Authorization", "Token token2"}}, tone_wav(1.0));
   EXPECT_EQ(other.status, 200) << other.body;
   EXPECT_EQ(first.get().status, 200);
+  const auto lines = breaches(server, "engine.max_jobs_per_token", "1", 1);
+  ASSERT_EQ(lines.size(), 1u) << server.log();
+  EXPECT_NE(lines[0].find("token token-1 has that many jobs queued or running; answered 429"),
+            std::string::npos)
+      << lines[0];
 }
 
 TEST(RouteLimits, AudioLongerThanTheLimitIsRefused) {
@@ -403,6 +428,9 @@ TEST(RouteLimits, AudioLongerThanTheLimitIsRefused) {
   EXPECT_NE(json::parse(r.body)["Error"].get<std::string>().find("10 seconds"), std::string::npos);
   const auto shorter = http_request(server.port(), "POST", "/stt", kToken, tone_wav(9.0));
   EXPECT_EQ(shorter.status, 200) << shorter.body << server.log();
+  const auto lines = breaches(server, "engine.max_audio_seconds", "10 s", 1);
+  ASSERT_EQ(lines.size(), 1u) << server.log();
+  EXPECT_NE(lines[0].find("answered 413"), std::string::npos) << lines[0];
 }
 
 TEST(RouteLimits, RequestTimeoutStopsTheJob) {
@@ -410,6 +438,9 @@ TEST(RouteLimits, RequestTimeoutStopsTheJob) {
   const auto r = http_request(server.port(), "POST", "/stt", kToken, tone_wav(1800.0));
   EXPECT_EQ(r.status, 504) << r.body;
   EXPECT_NE(json::parse(r.body)["Error"].get<std::string>().find("longer than"), std::string::npos);
+  const auto lines = breaches(server, "engine.request_timeout", "0.2 s", 1);
+  ASSERT_EQ(lines.size(), 1u) << server.log();
+  EXPECT_NE(lines[0].find("answered 504"), std::string::npos) << lines[0];
 }
 
 TEST(RouteLimits, ADisconnectMidJobFreesItsWorker) {

@@ -97,5 +97,30 @@ TEST(Multipart, FieldSizeLimit) {
   EXPECT_EQ(MultipartLimits{}.max_field_size, 65536u);
 }
 
+// A limit passed is told apart from a malformed body, with the limit's name and value (for
+// the server's log line).
+TEST(Multipart, LimitErrorsNameTheirLimit) {
+  auto limit_of = [](const std::string& body,
+                     const MultipartLimits& limits) -> std::pair<std::string, std::size_t> {
+    try {
+      parse_multipart(body, "b", limits);
+    } catch (const MultipartLimitError& e) {
+      return {e.limit(), e.configured()};
+    } catch (const MultipartError& e) {
+      return {std::string("malformed: ") + e.what(), 0};
+    }
+    return {"accepted", 0};
+  };
+  const std::string part = "--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nvalue\r\n";
+  EXPECT_EQ(limit_of(part + part + part + "--b--", {.max_parts = 2}),
+            std::make_pair(std::string("max_parts"), std::size_t{2}));
+  EXPECT_EQ(limit_of(part + "--b--", {.max_part_header_size = 10}),
+            std::make_pair(std::string("max_part_header_size"), std::size_t{10}));
+  EXPECT_EQ(limit_of(part + "--b--", {.max_field_size = 4}),
+            std::make_pair(std::string("max_field_size"), std::size_t{4}));
+  EXPECT_EQ(limit_of(part + "--b--", {}), std::make_pair(std::string("accepted"), std::size_t{0}));
+  EXPECT_EQ(limit_of("--b\r\ngarbage\r\n\r\nx\r\n--b--", {}).first.substr(0, 10), "malformed:");
+}
+
 }  // namespace
 }  // namespace earshot::server

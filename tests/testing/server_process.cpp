@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,10 @@ std::string make_config(const std::vector<std::string>& tokens, const std::strin
   std::string http = "\"host\": \"127.0.0.1\", \"port\": 0, \"allowed_tokens\": " + t.dump();
   if (!extra_http.empty()) http += ", " + extra_http;
   return "{\"server\": {\"http\": {" + http + "}}}";
+}
+
+std::string limit_breach_marker(const std::string& limit, const std::string& configured) {
+  return " limit " + limit + " (" + configured + ") breached: ";
 }
 
 ServerProcess::ServerProcess(const std::string& config_json, std::vector<std::string> extra_args) {
@@ -132,6 +137,15 @@ bool ServerProcess::wait_for_log(const std::string& needle,
                                  std::chrono::milliseconds timeout) const {
   std::unique_lock lock(mutex_);
   return changed_.wait_for(lock, timeout, [&] { return log_.find(needle) != std::string::npos; });
+}
+
+std::vector<std::string> ServerProcess::log_lines(const std::string& needle) const {
+  std::istringstream text(log());
+  std::vector<std::string> out;
+  for (std::string line; std::getline(text, line);) {
+    if (line.find(needle) != std::string::npos) out.push_back(line);
+  }
+  return out;
 }
 
 }  // namespace earshot::testing

@@ -35,6 +35,8 @@ class ServerProcess {
   std::string log() const;
   // Waits until the log contains `needle`; false on timeout.
   bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout) const;
+  // The lines of the log so far that contain `needle` (without their newlines).
+  std::vector<std::string> log_lines(const std::string& needle) const;
 
  private:
   std::filesystem::path dir_;
@@ -48,6 +50,10 @@ class ServerProcess {
   mutable std::condition_variable changed_;
   std::string log_;
 };
+
+// What the server's one log line for a breach of a resource limit holds (docs/security.md),
+// e.g. " limit max_connections (2) breached: ", between the client's address and the detail.
+std::string limit_breach_marker(const std::string& limit, const std::string& configured);
 
 // A config document with the given tokens and optional extra "http" keys (a JSON fragment
 // such as "\"header_timeout\": 1").
