@@ -279,7 +279,8 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
   double load_ms = 0;
   try {
     const auto t0 = Clock::now();
-    model = load_model(path);
+    model = load_model(path, {.precision = parse_precision(options.precision).value_or(
+                                  Precision::kFp32)});
     load_ms = ms_since(t0);
   } catch (const Error& e) {
     err << "earshot bench: " << e.what() << "\n";
@@ -361,6 +362,7 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
       j["cpu"] = cpu.model;
       j["n_audio_state"] = dims.n_audio_state;
       j["ftype"] = dims.ftype;
+      j["precision"] = precision_name(model->precision());
       j["load_ms"] = load_ms;
       j["log_mel_ms"] = median(mel_times);
       j["encoder_ms"] = encoder_ms;
@@ -388,8 +390,8 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
     } else {
       char line[256];
       out << "\nmodel " << model_name << " (d " << dims.n_audio_state << ", " << dims.n_audio_layer
-          << "+" << dims.n_text_layer << " layers, ftype " << dims.ftype << "), " << threads
-          << " thread(s)\n";
+          << "+" << dims.n_text_layer << " layers, ftype " << dims.ftype << ", "
+          << precision_name(model->precision()) << " products), " << threads << " thread(s)\n";
       std::snprintf(line, sizeof line, "  load                 %9.1f ms\n", load_ms);
       out << line;
       std::snprintf(line, sizeof line, "  log-mel, 30 s        %9.1f ms\n", median(mel_times));

@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "earshot/error.h"
@@ -35,15 +36,29 @@ struct ModelDims {
 // A loaded model: immutable, shared read-only by every transcription (see whisper/model.h).
 class Model;
 
+// How the matrix products compute. kFp32 gives OpenAI's reference tokens (the conformance
+// tests hold it to them). kInt8 is opt-in: every Linear weight and the logits projection are
+// quantized to int8 per output channel at load, activations to int8 per row for each product
+// of the encoder (integer dot products: VNNI where the CPU has it, chosen at run time by
+// oneDNN), and decoder steps stream the int8 weights (half the bytes of f16). Faster, and
+// close to but not always the same tokens (agreement measured in docs/performance.md).
+enum class Precision { kFp32, kInt8 };
+
 struct ModelLoadOptions {
-  bool use_mmap = true;  // memory-map the file instead of reading it
+  bool use_mmap = true;                   // memory-map the file instead of reading it
+  Precision precision = Precision::kFp32;  // see Precision
 };
+
+// "fp32" / "int8" <-> Precision; parse_precision returns nullopt for anything else.
+std::optional<Precision> parse_precision(std::string_view name);
+const char* precision_name(Precision precision);
 
 // Loads a ggml Whisper model file. Throws Error(kIo) or Error(kModelFormat).
 std::shared_ptr<const Model> load_model(const std::filesystem::path& path,
                                         const ModelLoadOptions& options = {});
 
 const ModelDims& model_dims(const Model& model);
+Precision model_precision(const Model& model);
 bool model_is_multilingual(const Model& model);
 
 enum class Task { kTranscribe, kTranslate };

@@ -27,6 +27,10 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--ftype", options->ftype, "storage of the random model's matrices: f16 or f32")
       ->check(CLI::IsMember({"f16", "f32"}))
       ->capture_default_str();
+  cmd->add_option("--precision", options->precision,
+                  "products in fp32 (reference tokens) or int8 (quantized, faster)")
+      ->check(CLI::IsMember({"fp32", "int8"}))
+      ->capture_default_str();
   cmd->add_option("--threads", options->threads,
                   "thread counts to run, e.g. --threads 1,2 (default: all cores)")
       ->delimiter(',')

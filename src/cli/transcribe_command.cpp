@@ -55,6 +55,7 @@ struct TranscribeFlags {
   int beam_size = 5;
   int best_of = 5;
   int threads = 0;
+  std::string precision = "fp32";
   std::optional<float> patience;
   std::optional<float> length_penalty;
   std::optional<int> max_line_width;
@@ -320,7 +321,7 @@ int run_transcribe(const TranscribeFlags& flags) {
   std::shared_ptr<const Model> model;
   const auto load_start = Clock::now();
   try {
-    model = load_model(flags.model);
+    model = load_model(flags.model, {.precision = *parse_precision(flags.precision)});
   } catch (const Error& error) {
     std::cerr << "earshot: cannot load model " << flags.model << ": " << error.what() << "\n";
     return kExitFailure;
@@ -436,6 +437,11 @@ void add_transcribe_command(CLI::App& app, int& exit_code) {
                 "Drop long silences (energy voice activity detection) before decoding");
   cmd->add_option("-t,--threads", flags->threads, "Compute threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--precision", flags->precision,
+                  "Matrix products: fp32 (OpenAI's reference tokens) or int8 (quantized at load, "
+                  "faster, close but not always the same tokens)")
+      ->check(CLI::IsMember({"fp32", "int8"}))
       ->capture_default_str();
   cmd->add_option("-f,--output-format", flags->output_format,
                   "txt, json, verbose_json, srt, vtt or tsv")

@@ -73,7 +73,12 @@ int serve(const Config& config) {
   auto log = make_logger(config.log);
   Metrics metrics;
   Watchdog watchdog;
-  ModelRegistry models(config.engine.models, config.engine.default_model,
+  // A model without its own "precision" (from the config or --model) takes the engine's.
+  std::vector<ModelSpec> model_specs = config.engine.models;
+  for (auto& spec : model_specs) {
+    if (!spec.precision) spec.precision = config.engine.precision;
+  }
+  ModelRegistry models(std::move(model_specs), config.engine.default_model,
                        config.engine.model_idle_ttl, log);
   JobQueue jobs({.workers = config.engine.workers,
                  .max_queued = config.engine.max_queued_jobs,

@@ -273,15 +273,32 @@ void parse_metrics(const Reader& r, const json& m, MetricsConfig& out) {
     out.port = static_cast<std::uint16_t>(r.unsigned_int(m["port"], k + ".port", 0, 65535));
 }
 
+Precision parse_precision_key(const Reader& r, const json& v, const std::string& key) {
+  const auto precision = parse_precision(r.string(v, key));
+  if (!precision) r.fail(key, "expected \"fp32\" or \"int8\"");
+  return *precision;
+}
+
+// A model is its file's path, or {"path": ..., "precision": ...}.
 void parse_models(const Reader& r, const json& models, EngineConfig& out) {
   r.expect_object(models, "models");
-  for (const auto& [name, path] : models.items()) {
+  for (const auto& [name, entry] : models.items()) {
     const auto key = "models." + name;
     if (name.empty() || name.size() > 128)
       r.fail(key, "expected a model name of 1 to 128 characters");
-    auto p = r.string(path, key);
-    if (p.empty()) r.fail(key, "expected the path of a ggml model file");
-    out.models.push_back({name, p});
+    ModelSpec spec;
+    spec.name = name;
+    if (entry.is_object()) {
+      r.only_keys(entry, key, {"path", "precision"});
+      if (!entry.contains("path")) r.fail(key + ".path", "missing: the path of a ggml model file");
+      spec.path = r.string(entry["path"], key + ".path");
+      if (entry.contains("precision"))
+        spec.precision = parse_precision_key(r, entry["precision"], key + ".precision");
+    } else {
+      spec.path = r.string(entry, key);
+    }
+    if (spec.path.empty()) r.fail(key, "expected the path of a ggml model file");
+    out.models.push_back(std::move(spec));
   }
 }
 
@@ -291,7 +308,8 @@ void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
   r.only_keys(
       e, k,
       {"default_model", "workers", "threads_per_worker", "max_queued_jobs", "max_jobs_per_token",
-       "max_audio_seconds", "request_timeout", "model_idle_ttl", "preload_default", "model_dir"});
+       "max_audio_seconds", "request_timeout", "model_idle_ttl", "preload_default", "model_dir",
+       "precision"});
   if (e.contains("default_model"))
     out.default_model = r.string(e["default_model"], k + ".default_model");
   if (e.contains("workers")) out.workers = r.unsigned_int(e["workers"], k + ".workers", 1, 256);
@@ -326,6 +344,7 @@ void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
     out.preload_default = e["preload_default"].get<bool>();
   }
   if (e.contains("model_dir")) out.model_dir = r.string(e["model_dir"], k + ".model_dir");
+  if (e.contains("precision")) out.precision = parse_precision_key(r, e["precision"], k + ".precision");
 }
 
 // Checks that hold across keys (also after command-line overrides; see check_models).

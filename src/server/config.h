@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "earshot/whisper.h"
+
 namespace earshot::server {
 
 // One accepted token. Exactly one of `plaintext` / `sha256_hex` is set by the parser;
@@ -47,10 +49,12 @@ struct HttpConfig {
 struct ModelSpec {
   std::string name;
   std::filesystem::path path;
+  std::optional<Precision> precision = std::nullopt;  // the model's own "precision"; nullopt = engine's
 };
 
 struct EngineConfig {
   std::vector<ModelSpec> models;        // "models": {"base.en": "/path/ggml-base.en.bin"}
+  Precision precision = Precision::kFp32;  // products of models without their own "precision"
   std::string default_model;            // "" = the only model; required when there are several
   std::size_t workers = 1;              // transcriptions at once
   int threads_per_worker = 0;           // engine threads per job; 0 = cores / workers

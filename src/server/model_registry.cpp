@@ -44,12 +44,13 @@ std::shared_ptr<const Model> ModelRegistry::acquire(std::string_view requested) 
   // Unloaded or failed before: (re)try, so a file fixed on disk is picked up.
   e.state = State::kLoading;
   const auto path = e.spec.path;
+  const Precision precision = e.spec.precision.value_or(Precision::kFp32);
   lock.unlock();
   const auto start = std::chrono::steady_clock::now();
   std::shared_ptr<const Model> model;
   std::string error;
   try {
-    model = load_model(path);
+    model = load_model(path, {.precision = precision});
   } catch (const std::exception& ex) {
     error = ex.what();
   }
@@ -63,7 +64,8 @@ std::shared_ptr<const Model> ModelRegistry::acquire(std::string_view requested) 
     e.last_used = std::chrono::steady_clock::now();
     e.error.clear();
     last_load_seconds_ = seconds;
-    log_->info("model {} loaded from {} in {:.2f}s", *name, path.string(), seconds);
+    log_->info("model {} loaded from {} in {:.2f}s ({} products)", *name, path.string(), seconds,
+               precision_name(precision));
   } else {
     e.state = State::kFailed;
     e.error = error;

@@ -6,6 +6,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <unordered_map>
 #include <vector>
@@ -56,6 +57,10 @@ int threads_for(std::int64_t macs, int threads) {
 struct Gemm::Impl {
   // f16 weights converted to f32 for one product at a time (at most the largest matrix).
   std::vector<float> converted;
+  // Int8 products: the activations quantized per row, their scales, the raw product.
+  std::vector<std::int8_t> quantized;
+  std::vector<float> row_scales;
+  std::vector<float> int8_product;
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   // Keyed by operation and every shape/stride/option that shapes the primitive.
@@ -151,6 +156,10 @@ void Gemm::linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t l
                 workers_);
     return;
   }
+  if (w.s8 != nullptr) {
+    linear_int8(x, m, k, ldx, w, n, y, ldy, epilogue);
+    return;
+  }
   if (w.f16 == nullptr) {
     linear(x, m, k, ldx, w.f32, n, y, ldy, epilogue);
     return;
@@ -170,6 +179,118 @@ void Gemm::linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t l
     f16_to_f32(w.f16 + 2 * r0 * k, rows * k, converted + r0 * k);
   }
   linear(x, m, k, ldx, converted, n, y, ldy, epilogue);
+}
+
+void Gemm::linear_int8(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
+                       const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy,
+                       const Epilogue& epilogue) {
+  const int threads = threads_for(m * n * k, threads_);
+  omp_set_num_threads(threads);
+  // Each row of x to int8 with its own scale (max |value| / 127): dynamic, symmetric.
+  impl_->quantized.resize(static_cast<std::size_t>(m * k));
+  impl_->row_scales.resize(static_cast<std::size_t>(m));
+  std::int8_t* q = impl_->quantized.data();
+  float* row_scales = impl_->row_scales.data();
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (std::int64_t i = 0; i < m; ++i) {
+    const float* row = x + i * ldx;
+    float max_abs = 0.0f;
+#pragma omp simd reduction(max : max_abs)
+    for (std::int64_t c = 0; c < k; ++c) {
+      max_abs = std::max(max_abs, std::abs(row[c]));
+    }
+    const float scale = max_abs > 0.0f ? max_abs / 127.0f : 1.0f;
+    const float inverse = 1.0f / scale;
+    row_scales[i] = scale;
+    for (std::int64_t c = 0; c < k; ++c) {
+      q[i * k + c] = static_cast<std::int8_t>(std::nearbyint(row[c] * inverse));
+    }
+  }
+
+  // The integer product, times each weight row's scale (a per-column output scale, fixed
+  // per matrix: the primitive is built once per weight matrix and kept).
+  const bool direct = ldy == n && !epilogue.accumulate;
+  if (!direct) {
+    impl_->int8_product.resize(static_cast<std::size_t>(m * n));
+  }
+  float* product = direct ? y : impl_->int8_product.data();
+  const PrimitiveKey key = {3, threads, m, k, n, reinterpret_cast<std::intptr_t>(w.s8_scale)};
+  auto it = impl_->cache.find(key);
+  Prepared* p = nullptr;
+  if (it != impl_->cache.end()) {
+    p = &it->second;
+  } else {
+    const dnnl::memory::desc src_md({m, k}, dt::s8, Dims{k, 1});
+    const dnnl::memory::desc wei_md({k, n}, dt::s8, Dims{1, k});
+    const dnnl::memory::desc dst_md({m, n}, dt::f32, Dims{n, 1});
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(1 << 1, std::vector<float>(w.s8_scale, w.s8_scale + n));
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, wei_md, dst_md), attr,
+                                          impl_->engine);
+    p = &impl_->prepare(
+        key, {{DNNL_ARG_SRC, src_md}, {DNNL_ARG_WEIGHTS, wei_md}, {DNNL_ARG_DST, dst_md}},
+        dnnl::matmul(pd));
+    impl_->attach_scratchpad(*p, pd.scratchpad_desc());
+  }
+  p->args.at(DNNL_ARG_SRC).set_data_handle(q);
+  p->args.at(DNNL_ARG_WEIGHTS).set_data_handle(const_cast<std::int8_t*>(w.s8));
+  p->args.at(DNNL_ARG_DST).set_data_handle(product);
+  impl_->run(*p);
+
+  // Then the row scales and the bias, GELU (oneDNN's, vectorised), and the residual.
+  const float* bias = epilogue.bias;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (std::int64_t i = 0; i < m; ++i) {
+    float* row = product + i * n;
+    const float scale = row_scales[i];
+#pragma omp simd
+    for (std::int64_t j = 0; j < n; ++j) {
+      row[j] = row[j] * scale + (bias != nullptr ? bias[j] : 0.0f);
+    }
+  }
+  if (epilogue.gelu) {
+    gelu_in_place(product, m * n);
+  }
+  if (!direct) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (std::int64_t i = 0; i < m; ++i) {
+      const float* from = product + i * n;
+      float* to = y + i * ldy;
+      if (epilogue.accumulate) {
+#pragma omp simd
+        for (std::int64_t j = 0; j < n; ++j) {
+          to[j] += from[j];
+        }
+      } else {
+        std::copy_n(from, n, to);
+      }
+    }
+  }
+}
+
+void Gemm::gelu_in_place(float* data, std::int64_t count) {
+  const int threads = threads_for(count * 32, threads_);
+  omp_set_num_threads(threads);
+  const PrimitiveKey key = {4, threads, count};
+  auto it = impl_->cache.find(key);
+  Prepared* p = nullptr;
+  if (it != impl_->cache.end()) {
+    p = &it->second;
+  } else {
+    const auto md = strided({count}, {1});
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::eltwise_forward::primitive_desc pd(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference,
+                                    dnnl::algorithm::eltwise_gelu_erf, md, 0.0f, 0.0f),
+        attr, impl_->engine);
+    p = &impl_->prepare(key, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}}, dnnl::eltwise_forward(pd));
+    impl_->attach_scratchpad(*p, pd.scratchpad_desc());
+  }
+  p->args.at(DNNL_ARG_SRC).set_data_handle(data);
+  p->args.at(DNNL_ARG_DST).set_data_handle(data);
+  impl_->run(*p);
 }
 
 void Gemm::batched(const MatrixView& a, const MatrixView& b, const OutputMatrixView& c,

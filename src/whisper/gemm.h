@@ -53,9 +53,10 @@ class Gemm {
   void linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx, const float* w,
               std::int64_t n, float* y, std::int64_t ldy, const Epilogue& epilogue = {});
 
-  // The same with the weights as the model stores them (f32 or f16). Up to kMaxGemvRows rows
-  // (a decoder step) stream the weights once through gemv_linear; more rows convert f16
-  // weights exactly to f32 into a scratch buffer owned by this object, then run the product.
+  // The same with the weights as the model stores them (f32, f16 or int8). Up to kMaxGemvRows
+  // rows (a decoder step) stream the weights once through gemv_linear; more rows convert f16
+  // weights exactly to f32 into a scratch buffer owned by this object, then run the product,
+  // or, for int8 weights, quantize x per row and run an integer product.
   void linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
               const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy,
               const Epilogue& epilogue = {});
@@ -68,6 +69,14 @@ class Gemm {
   void softmax_rows(float* data, std::int64_t rows, std::int64_t cols);
 
  private:
+  // linear() with int8 weights and more rows than a decoder step: x quantized per row, the
+  // integer product through oneDNN (VNNI where the CPU has it), then scales and epilogue.
+  void linear_int8(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
+                   const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy,
+                   const Epilogue& epilogue);
+  // Exact (erf) GELU of `count` contiguous values, in place.
+  void gelu_in_place(float* data, std::int64_t count);
+
   struct Impl;
   int threads_;
   std::unique_ptr<Impl> impl_;

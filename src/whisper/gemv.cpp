@@ -39,13 +39,21 @@ void finish(float acc, std::int64_t i, std::int64_t j, float* y, std::int64_t ld
   out = accumulate ? out + acc : acc;
 }
 
+// A weight as stored: int8 values unscaled (column_scale applies to the whole dot product).
 float load_weight(const WeightMatrix& w, std::int64_t index) {
+  if (w.s8 != nullptr) {
+    return static_cast<float>(w.s8[index]);
+  }
   if (w.f32 != nullptr) {
     return w.f32[index];
   }
   std::uint16_t bits = 0;
   std::memcpy(&bits, w.f16 + 2 * index, 2);
   return fp16_to_fp32(bits);
+}
+
+float column_scale(const WeightMatrix& w, std::int64_t j) {
+  return w.s8 != nullptr ? w.s8_scale[j] : 1.0f;
 }
 
 // Columns [j0, j1) for every row, portable code.
@@ -62,13 +70,17 @@ void columns_generic(const float* x, std::int64_t m, std::int64_t k, std::int64_
       }
     }
     for (std::int64_t i = 0; i < m; ++i) {
-      finish(acc[i], i, j, y, ldy, bias, gelu, accumulate);
+      finish(acc[i] * column_scale(w, j), i, j, y, ldy, bias, gelu, accumulate);
     }
   }
 }
 
 __attribute__((target("avx512f"))) inline __m512 load16_avx512(const WeightMatrix& w,
                                                                std::int64_t index) {
+  if (w.s8 != nullptr) {
+    return _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.s8 + index))));
+  }
   if (w.f32 != nullptr) {
     return _mm512_loadu_ps(w.f32 + index);
   }
@@ -109,7 +121,7 @@ __attribute__((target("avx512f"))) void columns_avx512(const float* x, std::int6
         for (std::int64_t l = k16; l < k; ++l) {
           sum += x[i * ldx + l] * load_weight(w, (j + c) * k + l);
         }
-        finish(sum, i, j + c, y, ldy, bias, gelu, accumulate);
+        finish(sum * column_scale(w, j + c), i, j + c, y, ldy, bias, gelu, accumulate);
       }
     }
   }
@@ -118,6 +130,10 @@ __attribute__((target("avx512f"))) void columns_avx512(const float* x, std::int6
 
 __attribute__((target("avx2,fma,f16c"))) inline __m256 load8_avx2(const WeightMatrix& w,
                                                                   std::int64_t index) {
+  if (w.s8 != nullptr) {
+    return _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w.s8 + index))));
+  }
   if (w.f32 != nullptr) {
     return _mm256_loadu_ps(w.f32 + index);
   }
@@ -163,7 +179,7 @@ __attribute__((target("avx2,fma,f16c"))) void columns_avx2(const float* x, std::
         for (std::int64_t l = k8; l < k; ++l) {
           sum += x[i * ldx + l] * load_weight(w, (j + c) * k + l);
         }
-        finish(sum, i, j + c, y, ldy, bias, gelu, accumulate);
+        finish(sum * column_scale(w, j + c), i, j + c, y, ldy, bias, gelu, accumulate);
       }
     }
   }

@@ -12,11 +12,14 @@
 
 namespace earshot::whisper {
 
-// A weight matrix [n x k] row-major as the model holds it: f32 values, or binary16 values
-// (2 bytes each, little-endian, no alignment: a ggml file does not align tensor data).
+// A weight matrix [n x k] row-major as the model holds it: f32 values, binary16 values
+// (2 bytes each, little-endian, no alignment: a ggml file does not align tensor data), or
+// int8 values with one scale per row (Precision::kInt8: value = s8 * s8_scale[row]).
 struct WeightMatrix {
   const float* f32 = nullptr;
   const std::uint8_t* f16 = nullptr;
+  const std::int8_t* s8 = nullptr;
+  const float* s8_scale = nullptr;
 };
 
 // Rows up to which linear products go through the streaming kernel.

@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -298,9 +300,63 @@ bool read_tensor(Cursor& in, SlotTable& table, int quantization_version, bool in
 
 }  // namespace
 
+void quantize_rows_int8(Tensor& tensor) {
+  const std::int64_t rows = tensor.shape.at(0);
+  const std::int64_t cols = tensor.elements() / std::max<std::int64_t>(rows, 1);
+  tensor.q8.resize(static_cast<std::size_t>(rows * cols));
+  tensor.q8_scale.resize(static_cast<std::size_t>(rows));
+#pragma omp parallel
+  {
+    std::vector<float> row(static_cast<std::size_t>(cols));
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      tensor.row_to_f32(r, row.data());
+      float max_abs = 0.0f;
+      for (const float v : row) {
+        max_abs = std::max(max_abs, std::abs(v));
+      }
+      const float scale = max_abs > 0.0f ? max_abs / 127.0f : 1.0f;
+      tensor.q8_scale[static_cast<std::size_t>(r)] = scale;
+      std::int8_t* out = tensor.q8.data() + r * cols;
+      for (std::int64_t c = 0; c < cols; ++c) {
+        out[c] = static_cast<std::int8_t>(
+            std::clamp(std::nearbyint(row[static_cast<std::size_t>(c)] / scale), -127.0f, 127.0f));
+      }
+    }
+  }
+}
+
+namespace {
+
+void quantize_attention(AttentionWeights& a) {
+  for (LinearWeights* l : {&a.query, &a.key, &a.value, &a.out}) {
+    quantize_rows_int8(l->weight);
+  }
+}
+
+// Every matrix the products read: the blocks' Linear weights and the logits projection (the
+// token embedding, whose rows the decoder's input lookup still reads at full precision).
+// The convolutions stay f32: they are a few percent of the encoder's work.
+void quantize_products(ModelWeights& w) {
+  for (auto& block : w.encoder.blocks) {
+    quantize_attention(block.attn);
+    quantize_rows_int8(block.mlp_fc1.weight);
+    quantize_rows_int8(block.mlp_fc2.weight);
+  }
+  for (auto& block : w.decoder.blocks) {
+    quantize_attention(block.attn);
+    quantize_attention(block.cross_attn);
+    quantize_rows_int8(block.mlp_fc1.weight);
+    quantize_rows_int8(block.mlp_fc2.weight);
+  }
+  quantize_rows_int8(w.decoder.token_embedding);
+}
+
+}  // namespace
+
 std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
                                          const std::string& label,
-                                         std::shared_ptr<const void> owner) {
+                                         std::shared_ptr<const void> owner, Precision precision) {
   Cursor in(bytes, label);
   const std::uint32_t magic = in.u32("magic");
   if (magic != kGgmlMagic) {
@@ -345,9 +401,6 @@ std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
   while (in.remaining() > 0) {
     used_in_place |= read_tensor(in, table, quantization_version, owner != nullptr);
   }
-  if (!used_in_place) {
-    owner.reset();  // every tensor was converted: the file (mapped or read) can go now
-  }
   int missing = 0;
   std::string first_missing;
   for (const auto& [name, slot] : table.slots()) {
@@ -362,8 +415,14 @@ std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
     in.fail("missing tensor '" + first_missing + "'" +
             (missing > 1 ? " (and " + std::to_string(missing - 1) + " more)" : std::string()));
   }
+  if (precision == Precision::kInt8) {
+    quantize_products(weights);
+  }
+  if (!used_in_place) {
+    owner.reset();  // every tensor was converted: the file (mapped or read) can go now
+  }
   return std::make_shared<const Model>(dims, std::move(filters), std::move(vocab),
-                                       std::move(weights), std::move(owner));
+                                       std::move(weights), std::move(owner), precision);
 }
 
 std::int64_t Tensor::elements() const {
@@ -447,6 +506,15 @@ class FileBytes {
   FileBytes(const FileBytes&) = delete;
   FileBytes& operator=(const FileBytes&) = delete;
 
+  // Lets the kernel drop this process's resident pages of the mapping (they stay in the page
+  // cache, and a later read maps them back): after an int8 load, only token-embedding rows of
+  // the file are read again.
+  void release_resident_pages() const {
+    if (map_ != nullptr) {
+      ::madvise(map_, size_, MADV_DONTNEED);
+    }
+  }
+
   std::span<const std::uint8_t> bytes() const {
     if (map_ != nullptr) {
       return {static_cast<const std::uint8_t*>(map_), size_};
@@ -475,11 +543,33 @@ std::shared_ptr<const Model> load_model(const std::filesystem::path& path,
   // The model keeps the file (mapped or read) alive: its f16 matrices are used in place.
   auto file = std::make_shared<const FileBytes>(path, options.use_mmap);
   const auto bytes = file->bytes();
-  return whisper::parse_model(bytes, path.string(), std::move(file));
+  auto model = whisper::parse_model(bytes, path.string(), file, options.precision);
+  if (options.precision == Precision::kInt8) {
+    file->release_resident_pages();
+  }
+  return model;
 }
 
 const ModelDims& model_dims(const Model& model) {
   return model.dims();
+}
+
+Precision model_precision(const Model& model) {
+  return model.precision();
+}
+
+std::optional<Precision> parse_precision(std::string_view name) {
+  if (name == "fp32") {
+    return Precision::kFp32;
+  }
+  if (name == "int8") {
+    return Precision::kInt8;
+  }
+  return std::nullopt;
+}
+
+const char* precision_name(Precision precision) {
+  return precision == Precision::kInt8 ? "int8" : "fp32";
 }
 
 bool model_is_multilingual(const Model& model) {

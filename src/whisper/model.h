@@ -27,13 +27,22 @@ struct Tensor {
   std::vector<float> data;            // f32 values; empty when the tensor is kept as f16
   std::vector<std::uint16_t> half;    // f16 values copied out of a file the model does not own
   const std::uint8_t* f16 = nullptr;  // f16 values (unaligned, little-endian), or nullptr
+  // Precision::kInt8 only, for the matrices the products use: each row's values divided by
+  // q8_scale[row] (its max |value| / 127) and rounded. Empty otherwise.
+  std::vector<std::int8_t> q8;
+  std::vector<float> q8_scale;
 
   // The f32 values; only for tensors held as f32 (vectors, biases, conv weights, f32 files).
   const float* ptr() const { return data.data(); }
   bool is_f16() const { return f16 != nullptr; }
   std::int64_t elements() const;
-  // The matrix as stored, for the products (gemm.h).
-  WeightMatrix matrix() const { return {data.empty() ? nullptr : data.data(), f16}; }
+  // The matrix as the products use it (gemm.h): int8 when quantized, else as stored.
+  WeightMatrix matrix() const {
+    if (!q8.empty()) {
+      return {.s8 = q8.data(), .s8_scale = q8_scale.data()};
+    }
+    return {.f32 = data.empty() ? nullptr : data.data(), .f16 = f16};
+  }
   // Row `row` of a 2-D tensor as f32 into `out` (shape[1] values).
   void row_to_f32(std::int64_t row, float* out) const;
   // Every value as f32, whatever the storage (tests, scalar references).
@@ -102,9 +111,14 @@ struct ModelWeights {
 // Error(kModelFormat, "<label>: <what is wrong>"). With `owner` (something that keeps `bytes`
 // alive, such as the file's mapping), f16 matrices are used in place and the model keeps
 // `owner`; without it they are copied.
+// With Precision::kInt8 the products' matrices are quantized (Tensor::q8) after parsing.
 std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
                                          const std::string& label,
-                                         std::shared_ptr<const void> owner = nullptr);
+                                         std::shared_ptr<const void> owner = nullptr,
+                                         Precision precision = Precision::kFp32);
+
+// Quantizes a [rows x cols] matrix to int8 per row (symmetric: scale = max |row| / 127).
+void quantize_rows_int8(Tensor& tensor);
 
 }  // namespace whisper
 
@@ -112,14 +126,17 @@ class Model {
  public:
   // `storage` keeps alive the bytes that f16 tensors point into (nullptr when none do).
   Model(ModelDims dims, std::vector<float> mel_filters, std::vector<std::string> vocab,
-        whisper::ModelWeights weights, std::shared_ptr<const void> storage = nullptr)
+        whisper::ModelWeights weights, std::shared_ptr<const void> storage = nullptr,
+        Precision precision = Precision::kFp32)
       : dims_(dims),
+        precision_(precision),
         mel_filters_(std::move(mel_filters)),
         vocab_(std::move(vocab)),
         weights_(std::move(weights)),
         storage_(std::move(storage)) {}
 
   const ModelDims& dims() const { return dims_; }
+  Precision precision() const { return precision_; }
   bool multilingual() const { return dims_.n_vocab >= 51865; }
   // The file's mel filter bank, band-major [n_mels x 201].
   const std::vector<float>& mel_filters() const { return mel_filters_; }
@@ -131,6 +148,7 @@ class Model {
 
  private:
   ModelDims dims_;
+  Precision precision_;
   std::vector<float> mel_filters_;
   std::vector<std::string> vocab_;
   whisper::ModelWeights weights_;

@@ -141,6 +141,37 @@ TEST(Config, OutOfRangeValues) {
                {"server.http.max_connections"});
 }
 
+TEST(Config, PrecisionPerModelOrForTheEngine) {
+  const auto c = parse_config(R"({"server":{"http":{"allowed_tokens":["a"]}},
+    "models":{"fast":{"path":"/m/base.bin","precision":"int8"},"exact":"/m/base.bin",
+              "pinned":{"path":"/m/tiny.bin","precision":"fp32"}},
+    "engine":{"default_model":"exact","precision":"int8"}})",
+                              "x");
+  ASSERT_EQ(c.engine.models.size(), 3u);
+  EXPECT_EQ(c.engine.precision, Precision::kInt8);
+  for (const auto& m : c.engine.models) {
+    if (m.name == "fast") {
+      EXPECT_EQ(m.precision, Precision::kInt8);
+      EXPECT_EQ(m.path, "/m/base.bin");
+    } else if (m.name == "exact") {
+      EXPECT_EQ(m.precision, std::nullopt);  // takes the engine's
+    } else {
+      EXPECT_EQ(m.precision, Precision::kFp32);
+    }
+  }
+  EXPECT_EQ(parse_config(R"({"server":{"http":{"allowed_tokens":["a"]}}})", "x").engine.precision,
+            Precision::kFp32);
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"]}},"engine":{"precision":"bf16"}})",
+               {"engine.precision", "\"fp32\" or \"int8\""});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"]}},
+                   "models":{"m":{"path":"/m.bin","precision":8}}})",
+               {"models.m.precision", "expected a string"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"]}},"models":{"m":{"precision":"int8"}}})",
+               {"models.m.path", "missing"});
+  expect_error(R"({"server":{"http":{"allowed_tokens":["a"]}},"models":{"m":{"path":"/m","x":1}}})",
+               {"models.m.x", "unknown key"});
+}
+
 TEST(Config, AuthenticationIsNeverSilentlyOff) {
   expect_error(R"({"server":{"http":{}}})", {"server.http.allowed_tokens", "missing"});
   expect_error(R"({"server":{"http":{"allowed_tokens":[]}}})",
