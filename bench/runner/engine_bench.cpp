@@ -171,6 +171,55 @@ double decode_beam5(whisper::WhisperState& state, const ModelDims& d, int n_toke
   return ms_since(t0) / std::max(1, n_tokens);
 }
 
+// A whole file with a fixed amount of decoding (the real-time-factor figure and the jobs of
+// the concurrency figure): whole-file log-mel, then per window the encoder and `tokens`
+// greedy decoder steps.
+void run_file(whisper::WhisperState& state, const std::vector<float>& samples, int threads,
+              int tokens) {
+  const Model& model = state.model();
+  const ModelDims& dims = model.dims();
+  std::vector<float> logits;
+  const auto whole = whisper::long_form_log_mel(samples, model.mel_filters(), dims.n_mels, threads);
+  const int content_frames = static_cast<int>(samples.size()) / whisper::kHopLength;
+  for (int seek = 0; seek < content_frames; seek += whisper::kChunkFrames) {
+    state.encode(whisper::window_mel(whole, seek, content_frames).data);
+    decode_tokens(state, dims, tokens, logits);
+  }
+}
+
+struct ConcurrencyFigure {
+  double sequential_s = 0;  // n jobs one after another, each with every thread
+  double concurrent_s = 0;  // n jobs at once, the threads split between them
+  int threads_per_job = 0;
+};
+
+// What the server's scheduler chooses between: `workers` = 1 with all threads per job, or
+// `workers` = n with the threads split.
+ConcurrencyFigure concurrency(const Model& model, int n, int threads, int tokens) {
+  const auto samples = test_audio(static_cast<std::size_t>(60.0 * 16000.0));
+  ConcurrencyFigure f;
+  f.threads_per_job = std::max(1, threads / n);
+  auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    whisper::WhisperState state(model, threads);
+    run_file(state, samples, threads, tokens);
+  }
+  f.sequential_s = ms_since(t0) * 1e-3;
+  t0 = Clock::now();
+  std::vector<std::thread> jobs;
+  for (int i = 0; i < n; ++i) {
+    jobs.emplace_back([&] {
+      whisper::WhisperState state(model, f.threads_per_job);
+      run_file(state, samples, f.threads_per_job, tokens);
+    });
+  }
+  for (auto& job : jobs) {
+    job.join();
+  }
+  f.concurrent_s = ms_since(t0) * 1e-3;
+  return f;
+}
+
 struct GemmFigure {
   std::string shape;
   double gflops = 0;
@@ -343,15 +392,13 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
     for (double seconds : durations) {
       const auto samples = test_audio(static_cast<std::size_t>(seconds * 16000.0));
       const auto t0 = Clock::now();
-      const auto whole =
-          whisper::long_form_log_mel(samples, model->mel_filters(), dims.n_mels, threads);
-      const int content_frames = static_cast<int>(samples.size()) / whisper::kHopLength;
-      for (int seek = 0; seek < content_frames; seek += whisper::kChunkFrames) {
-        const auto window = whisper::window_mel(whole, seek, content_frames);
-        state.encode(window.data);
-        decode_tokens(state, dims, tokens, logits);
-      }
+      run_file(state, samples, threads, tokens);
       rtf.emplace_back(seconds, ms_since(t0) * 1e-3 / seconds);
+    }
+
+    std::optional<ConcurrencyFigure> jobs;
+    if (options.concurrency > 1 && !options.quick) {
+      jobs = concurrency(*model, options.concurrency, threads, tokens);
     }
 
     const double enc_gflops = gflop / (encoder_ms * 1e-3);
@@ -386,6 +433,12 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
       for (const auto& [seconds, value] : rtf) {
         j["rtf_" + std::to_string(static_cast<int>(seconds)) + "s"] = value;
       }
+      if (jobs) {
+        j["concurrent_jobs"] = options.concurrency;
+        j["jobs_sequential_s"] = jobs->sequential_s;
+        j["jobs_concurrent_s"] = jobs->concurrent_s;
+        j["jobs_threads_each"] = jobs->threads_per_job;
+      }
       out << j.dump() << "\n";
     } else {
       char line[256];
@@ -419,6 +472,14 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
         std::snprintf(line, sizeof line,
                       "  real-time factor %4.0f s audio: %.4f (%d tokens per window)\n", seconds,
                       value, tokens);
+        out << line;
+      }
+      if (jobs) {
+        std::snprintf(line, sizeof line,
+                      "  %d jobs of 60 s audio: %.2f s one after another (%d threads each), "
+                      "%.2f s at once (%d threads each): %.2fx\n",
+                      options.concurrency, jobs->sequential_s, threads, jobs->concurrent_s,
+                      jobs->threads_per_job, jobs->sequential_s / jobs->concurrent_s);
         out << line;
       }
     }

@@ -20,6 +20,7 @@ struct BenchOptions {
   std::vector<int> threads;    // thread counts to run; empty = all cores
   int tokens_per_window = 64;  // decoded tokens per window (fallback off), fixed
   int repeats = 3;             // timed repetitions of each figure (median reported)
+  int concurrency = 2;         // jobs run one after another, then at once; < 2 = skip
   bool quick = false;          // smoke-test workload: 1 repeat, 8 tokens, 10 s only
   bool json = false;           // one JSON object per line instead of a table
 };

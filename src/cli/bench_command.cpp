@@ -42,6 +42,11 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--repeats", options->repeats, "timed repetitions per figure (median)")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  cmd->add_option("--concurrency", options->concurrency,
+                  "jobs of 60 s audio timed one after another, then at once with the threads "
+                  "split between them (0 = skip)")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
   cmd->add_flag("--quick", options->quick, "tiny workload (smoke test): 1 repeat, 8 tokens, 10 s");
   cmd->add_flag("--json", options->json, "one JSON object per model and thread count");
   cmd->callback([options, model, &exit_code] {
