@@ -11,6 +11,7 @@
 #include "earshot/error.h"
 #include "whisper/gathered_attention.h"
 #include "whisper/gemm.h"
+#include "whisper/half_attention.h"
 #include "whisper/kernels.h"
 #include "whisper/model.h"
 
@@ -28,6 +29,7 @@ struct WhisperState::Impl {
       : model(m),
         dims(m.dims()),
         threads(n_threads > 0 ? n_threads : std::max(1, omp_get_num_procs())),
+        half_cross(m.precision() == Precision::kInt8),
         gemm(threads) {
     const std::int64_t d = dims.n_audio_state;
     const std::int64_t ctx = dims.n_audio_ctx;
@@ -51,8 +53,13 @@ struct WhisperState::Impl {
     enc_v.resize(size(ctx, d));
     enc_attn.resize(size(ctx, d));
     encoder_out.resize(size(ctx, d));
-    cross_k.resize(size(dims.n_text_layer, ctx * dt));
-    cross_v.resize(size(dims.n_text_layer, ctx * dt));
+    if (half_cross) {
+      cross_k16.resize(size(dims.n_text_layer, ctx * dt));
+      cross_v16.resize(size(dims.n_text_layer, ctx * dt));
+    } else {
+      cross_k.resize(size(dims.n_text_layer, ctx * dt));
+      cross_v.resize(size(dims.n_text_layer, ctx * dt));
+    }
     self_k.resize(size(dims.n_text_layer, text_ctx * dt));
     self_v.resize(size(dims.n_text_layer, text_ctx * dt));
     dec_x.resize(size(text_ctx, dt));
@@ -74,6 +81,8 @@ struct WhisperState::Impl {
   const Model& model;
   const ModelDims dims;
   const int threads;
+  // Precision::kInt8 keeps the cross-attention K/V as binary16 (half_attention.h).
+  const bool half_cross;
   Gemm gemm;
 
   // Encoder activations, [frames x width] row-major.
@@ -86,8 +95,15 @@ struct WhisperState::Impl {
   std::vector<float> encoder_out;
   bool encoded = false;
 
-  // Per decoder layer: cross-attention K/V of the current window, self-attention cache.
+  // Per decoder layer: cross-attention K/V of the current window (f32, or binary16 when
+  // half_cross), self-attention cache.
   std::vector<float> cross_k, cross_v;
+  std::vector<std::uint16_t> cross_k16, cross_v16;
+  // Attention of n query rows (dec_q) over layer l's cross K/V, into dec_attn.
+  void cross_attention(std::size_t l, std::int64_t n, std::span<float> scratch);
+  // Layer l's cross K (and V) as f32: stored, or converted into enc_k (enc_v) when binary16.
+  const float* cross_k_f32(std::size_t l);
+  const float* cross_v_f32(std::size_t l);
   std::vector<float> self_k, self_v;
   int n_past = 0;
 
@@ -185,10 +201,15 @@ void WhisperState::Impl::encode(std::span<const float> mel) {
   const auto& dec = model.weights().decoder;
   for (std::size_t l = 0; l < dec.blocks.size(); ++l) {
     const auto& attn = dec.blocks[l].cross_attn;
-    gemm.linear(encoder_out.data(), ctx, dt, dt, attn.key.weight.matrix(), dt,
-                cross_k.data() + l * size(ctx, dt), dt);
-    gemm.linear(encoder_out.data(), ctx, dt, dt, attn.value.weight.matrix(), dt,
-                cross_v.data() + l * size(ctx, dt), dt, {.bias = attn.value.bias.ptr()});
+    float* k = half_cross ? enc_k.data() : cross_k.data() + l * size(ctx, dt);
+    float* v = half_cross ? enc_v.data() : cross_v.data() + l * size(ctx, dt);
+    gemm.linear(encoder_out.data(), ctx, dt, dt, attn.key.weight.matrix(), dt, k, dt);
+    gemm.linear(encoder_out.data(), ctx, dt, dt, attn.value.weight.matrix(), dt, v, dt,
+                {.bias = attn.value.bias.ptr()});
+    if (half_cross) {
+      f32_to_f16(k, ctx * dt, cross_k16.data() + l * size(ctx, dt));
+      f32_to_f16(v, ctx * dt, cross_v16.data() + l * size(ctx, dt));
+    }
   }
   encoded = true;
   n_past = 0;
@@ -216,7 +237,6 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
   }
   const auto& w = model.weights().decoder;
   const std::int64_t d = dims.n_text_state;
-  const std::int64_t ctx = dims.n_audio_ctx;
   const std::int64_t text_ctx = dims.n_text_ctx;
   float* x = dec_x.data();
   float* h = dec_h.data();
@@ -230,13 +250,6 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
                                   .n_head = dims.n_text_head,
                                   .d_head = d / dims.n_text_head,
                                   .causal_offset = n_past};
-  const auto cross_shape = [&](std::int64_t rows) {
-    return AttentionShape{.n_q = rows,
-                          .n_kv = ctx,
-                          .n_head = dims.n_text_head,
-                          .d_head = d / dims.n_text_head,
-                          .causal_offset = -1};
-  };
   for (std::size_t l = 0; l < w.blocks.size(); ++l) {
     const auto& block = w.blocks[l];
     float* layer_k = self_k.data() + l * size(text_ctx, d);
@@ -259,17 +272,7 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
     if (captured_scores != nullptr) {
       capture_cross_scores(l, n);
     }
-    const float* layer_cross_k = cross_k.data() + l * size(ctx, d);
-    const float* layer_cross_v = cross_v.data() + l * size(ctx, d);
-    if (n <= kMaxGemvRows) {
-      // A decoder step's few query rows: the direct kernel reads K and V once, where the
-      // backend's strided batched products (K addressed transposed) cost several times more.
-      attention(dec_q.data(), d, layer_cross_k, d, layer_cross_v, d, dec_attn.data(), d,
-                cross_shape(n), attention_scratch, gemm.step_workers());
-    } else {
-      full_attention(dec_q.data(), n, layer_cross_k, layer_cross_v, ctx, dims.n_text_head, d,
-                     dec_attn.data());
-    }
+    cross_attention(l, n, attention_scratch);
     gemm.linear(dec_attn.data(), n, d, d, block.cross_attn.out.weight.matrix(), d, x, d,
                 {.bias = block.cross_attn.out.bias.ptr(), .accumulate = true});
 
@@ -323,12 +326,61 @@ const Model& WhisperState::model() const {
   return impl_->model;
 }
 
+const float* WhisperState::Impl::cross_k_f32(std::size_t l) {
+  const std::size_t count = size(dims.n_audio_ctx, dims.n_text_state);
+  if (!half_cross) {
+    return cross_k.data() + l * count;
+  }
+  f16_to_f32(reinterpret_cast<const std::uint8_t*>(cross_k16.data() + l * count),
+             static_cast<std::int64_t>(count), enc_k.data());
+  return enc_k.data();
+}
+
+const float* WhisperState::Impl::cross_v_f32(std::size_t l) {
+  const std::size_t count = size(dims.n_audio_ctx, dims.n_text_state);
+  if (!half_cross) {
+    return cross_v.data() + l * count;
+  }
+  f16_to_f32(reinterpret_cast<const std::uint8_t*>(cross_v16.data() + l * count),
+             static_cast<std::int64_t>(count), enc_v.data());
+  return enc_v.data();
+}
+
+void WhisperState::Impl::cross_attention(std::size_t l, std::int64_t n,
+                                         std::span<float> scratch) {
+  const std::int64_t d = dims.n_text_state;
+  const std::int64_t ctx = dims.n_audio_ctx;
+  if (n > kMaxGemvRows) {
+    // Many query rows (a prompt): the backend's batched products over f32 K/V.
+    const float* k = cross_k_f32(l);
+    const float* v = cross_v_f32(l);
+    full_attention(dec_q.data(), n, k, v, ctx, dims.n_text_head, d, dec_attn.data());
+    return;
+  }
+  // A decoder step's few query rows: the direct kernel reads K and V once, where the
+  // backend's strided batched products (K addressed transposed) cost several times more.
+  const AttentionShape shape{.n_q = n,
+                             .n_kv = ctx,
+                             .n_head = dims.n_text_head,
+                             .d_head = d / dims.n_text_head,
+                             .causal_offset = -1};
+  if (half_cross) {
+    attention_f16_kv(dec_q.data(), d, cross_k16.data() + l * size(ctx, d), d,
+                     cross_v16.data() + l * size(ctx, d), d, dec_attn.data(), d, shape, scratch,
+                     gemm.step_workers());
+  } else {
+    attention(dec_q.data(), d, cross_k.data() + l * size(ctx, d), d,
+              cross_v.data() + l * size(ctx, d), d, dec_attn.data(), d, shape, scratch,
+              gemm.step_workers());
+  }
+}
+
 void WhisperState::Impl::capture_cross_scores(std::size_t layer, std::int64_t n) {
   const std::int64_t d = dims.n_text_state;
   const std::int64_t ctx = dims.n_audio_ctx;
   const std::int64_t d_head = d / dims.n_text_head;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d_head));
-  const float* k = cross_k.data() + layer * size(ctx, d);
+  const float* k = cross_k_f32(layer);
   for (std::size_t p = 0; p < capture_heads.size(); ++p) {
     if (capture_heads[p].first != static_cast<int>(layer)) {
       continue;
@@ -403,7 +455,6 @@ void WhisperState::Impl::decode_batch(std::span<const std::int32_t> tokens,
   }
   const auto& w = model.weights().decoder;
   const std::int64_t d = dims.n_text_state;
-  const std::int64_t ctx = dims.n_audio_ctx;
   float* x = dec_x.data();
   float* h = dec_h.data();
   for (std::int64_t i = 0; i < n; ++i) {
@@ -423,11 +474,6 @@ void WhisperState::Impl::decode_batch(std::span<const std::int32_t> tokens,
                                           .n_head = dims.n_text_head,
                                           .d_head = d / dims.n_text_head,
                                           .ld = d};
-  const AttentionShape cross_shape{.n_q = n,
-                                   .n_kv = ctx,
-                                   .n_head = dims.n_text_head,
-                                   .d_head = d / dims.n_text_head,
-                                   .causal_offset = -1};
   for (std::size_t l = 0; l < w.blocks.size(); ++l) {
     const auto& block = w.blocks[l];
     float* layer_k = pool_k.data() + l * size(pool_capacity, d);
@@ -447,15 +493,7 @@ void WhisperState::Impl::decode_batch(std::span<const std::int32_t> tokens,
                threads);
     gemm.linear(h, n, d, d, block.cross_attn.query.weight.matrix(), d, dec_q.data(), d,
                 {.bias = block.cross_attn.query.bias.ptr()});
-    const float* layer_cross_k = cross_k.data() + l * size(ctx, d);
-    const float* layer_cross_v = cross_v.data() + l * size(ctx, d);
-    if (n <= kMaxGemvRows) {
-      attention(dec_q.data(), d, layer_cross_k, d, layer_cross_v, d, dec_attn.data(), d,
-                cross_shape, batch_scratch, gemm.step_workers());
-    } else {
-      full_attention(dec_q.data(), n, layer_cross_k, layer_cross_v, ctx, dims.n_text_head, d,
-                     dec_attn.data());
-    }
+    cross_attention(l, n, batch_scratch);
     gemm.linear(dec_attn.data(), n, d, d, block.cross_attn.out.weight.matrix(), d, x, d,
                 {.bias = block.cross_attn.out.bias.ptr(), .accumulate = true});
 

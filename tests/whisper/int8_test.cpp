@@ -11,6 +11,8 @@
 
 #include "whisper/gemm.h"
 #include "whisper/gemv.h"
+#include "whisper/half_attention.h"
+#include "whisper/kernels.h"
 #include "whisper/model.h"
 
 namespace earshot::whisper {
@@ -122,6 +124,79 @@ TEST(Int8, IntegerProductMatchesWithinActivationQuantization) {
         const double relative = std::sqrt(err / norm);
         EXPECT_LT(relative, 0.01) << threads << " " << gelu << " " << accumulate;
         EXPECT_GT(relative, 0.0) << "the integer path should not be exact";
+      }
+    }
+  }
+}
+
+float from_f16(std::uint16_t h) {
+  float f = 0.0f;
+  f16_to_f32(reinterpret_cast<const std::uint8_t*>(&h), 1, &f);
+  return f;
+}
+
+TEST(Int8, HalfRoundingIsToNearestEven) {
+  // Exact cases: ties go to the even neighbour, past 65504 + half a step is infinity,
+  // binary16 subnormals are kept.
+  const std::vector<std::pair<float, std::uint16_t>> cases = {
+      {0.0f, 0x0000},          {-0.0f, 0x8000},          {1.0f, 0x3c00},
+      {1.0f + 0.00048828125f, 0x3c00},  // 1 + 2^-11: a tie, to even (1.0)
+      {1.0f + 3 * 0.00048828125f, 0x3c02},  // 1 + 3 * 2^-11: a tie, to even (1 + 2^-9)
+      {65504.0f, 0x7bff},      {65519.0f, 0x7bff},       {65520.0f, 0x7c00},
+      {-1e6f, 0xfc00},         {5.9604645e-8f, 0x0001},  {6.097555e-5f, 0x03ff},
+      {2.9802322e-8f, 0x0000},  // half the smallest subnormal: a tie, to even (zero)
+  };
+  for (const auto& [value, bits] : cases) {
+    // Both the vector path (16 at a time) and the scalar tail.
+    std::vector<float> in(17, value);
+    std::vector<std::uint16_t> out(17);
+    f32_to_f16(in.data(), 17, out.data());
+    EXPECT_EQ(out[0], bits) << value;
+    EXPECT_EQ(out[16], bits) << value;
+  }
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> exponent(-20.0f, 15.0f);
+  std::vector<float> values(4099);
+  for (float& v : values) v = std::exp2(exponent(rng)) * (rng() % 2 ? 1.0f : -1.0f);
+  std::vector<std::uint16_t> halves(values.size());
+  f32_to_f16(values.data(), static_cast<std::int64_t>(values.size()), halves.data());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const float back = from_f16(halves[i]);
+    // No other binary16 value is nearer.
+    const float up = from_f16(static_cast<std::uint16_t>(halves[i] + 1));
+    const float down = from_f16(static_cast<std::uint16_t>(halves[i] - 1));
+    EXPECT_LE(std::abs(back - values[i]), std::abs(up - values[i])) << values[i];
+    if ((halves[i] & 0x7fff) != 0) {
+      EXPECT_LE(std::abs(back - values[i]), std::abs(down - values[i])) << values[i];
+    }
+  }
+}
+
+TEST(Int8, CrossAttentionOverHalfKeysAndValuesMatchesScalar) {
+  const int heads = 6, d_head = 64, d = heads * d_head, n_kv = 1500;
+  for (const int n_q : {1, 5}) {
+    const auto q = normal_values(static_cast<std::size_t>(n_q * d), 11, 1.0f);
+    auto k = normal_values(static_cast<std::size_t>(n_kv * d), 12, 1.0f);
+    auto v = normal_values(static_cast<std::size_t>(n_kv * d), 13, 1.0f);
+    std::vector<std::uint16_t> k16(k.size()), v16(v.size());
+    f32_to_f16(k.data(), static_cast<std::int64_t>(k.size()), k16.data());
+    f32_to_f16(v.data(), static_cast<std::int64_t>(v.size()), v16.data());
+    // The reference sees the values the binary16 storage holds.
+    for (std::size_t i = 0; i < k.size(); ++i) {
+      k[i] = from_f16(k16[i]);
+      v[i] = from_f16(v16[i]);
+    }
+    const AttentionShape shape{n_q, n_kv, heads, d_head, -1};
+    std::vector<float> slow(static_cast<std::size_t>(n_q * d));
+    reference::attention(q.data(), d, k.data(), d, v.data(), d, slow.data(), d, shape);
+    for (const int threads : {1, 2}) {
+      StepWorkers workers(threads);
+      std::vector<float> fast(slow.size());
+      std::vector<float> scratch(static_cast<std::size_t>(threads * n_kv));
+      attention_f16_kv(q.data(), d, k16.data(), d, v16.data(), d, fast.data(), d, shape, scratch,
+                       workers);
+      for (std::size_t i = 0; i < fast.size(); ++i) {
+        ASSERT_NEAR(fast[i], slow[i], 2e-5f) << n_q << " " << threads << " " << i;
       }
     }
   }
