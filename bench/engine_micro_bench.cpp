@@ -11,6 +11,7 @@
 #include "machine_peak.h"
 #include "whisper/gemm.h"
 #include "whisper/kernels.h"
+#include "whisper/model.h"
 
 namespace {
 
@@ -61,6 +62,37 @@ BENCHMARK(BM_Linear)
     ->Args({1, 384, kVocab, 1})  // a decoder step's logits (tiny)
     ->Args({1, 768, kVocab, 1})  // a decoder step's logits (small)
     ->Args({5, 768, kVocab, 1})  // five beams' logits at once (small)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The same product with int8 weights (Precision::kInt8): x quantized per row, the integer
+// product, scales and epilogue (here a bias and GELU, as the MLP's first layer): args m, k, n,
+// threads. FLOP/s counts the multiply-adds as the f32 product does, for comparison.
+void BM_LinearInt8(benchmark::State& state) {
+  const std::int64_t m = state.range(0);
+  const std::int64_t k = state.range(1);
+  const std::int64_t n = state.range(2);
+  Gemm gemm(static_cast<int>(state.range(3)));
+  const auto x = random_values(static_cast<std::size_t>(m * k), 1);
+  earshot::whisper::Tensor w;
+  w.shape = {n, k};
+  w.data = random_values(static_cast<std::size_t>(n * k), 2);
+  earshot::whisper::quantize_rows_int8(w);
+  const auto bias = random_values(static_cast<std::size_t>(n), 3);
+  std::vector<float> y(static_cast<std::size_t>(m * n));
+  for (auto _ : state) {
+    gemm.linear(x.data(), m, k, k, w.matrix(), n, y.data(), n,
+                {.bias = bias.data(), .gelu = state.range(4) != 0});
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_flops(state, 2.0 * static_cast<double>(m * k * n));
+}
+BENCHMARK(BM_LinearInt8)
+    ->ArgNames({"m", "k", "n", "threads", "gelu"})
+    ->Args({kFrames, 384, 1536, 2, 0})
+    ->Args({kFrames, 384, 1536, 2, 1})
+    ->Args({kFrames, 768, 3072, 2, 0})
+    ->Args({kFrames, 3072, 768, 2, 0})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

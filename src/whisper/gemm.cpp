@@ -202,8 +202,12 @@ void Gemm::linear_int8(const float* x, std::int64_t m, std::int64_t k, std::int6
     const float scale = max_abs > 0.0f ? max_abs / 127.0f : 1.0f;
     const float inverse = 1.0f / scale;
     row_scales[i] = scale;
+    // Rounded half away from zero: a conversion the compiler vectorises (nearbyint is a
+    // library call per value on baseline x86-64).
+#pragma omp simd
     for (std::int64_t c = 0; c < k; ++c) {
-      q[i * k + c] = static_cast<std::int8_t>(std::nearbyint(row[c] * inverse));
+      const float v = row[c] * inverse;
+      q[i * k + c] = static_cast<std::int8_t>(static_cast<int>(v + std::copysign(0.5f, v)));
     }
   }
 

@@ -318,9 +318,11 @@ void quantize_rows_int8(Tensor& tensor) {
       const float scale = max_abs > 0.0f ? max_abs / 127.0f : 1.0f;
       tensor.q8_scale[static_cast<std::size_t>(r)] = scale;
       std::int8_t* out = tensor.q8.data() + r * cols;
+      const float inverse = 1.0f / scale;
+      // Rounded half away from zero, as the activations are (gemm.cpp); |v| <= 127 by the scale.
       for (std::int64_t c = 0; c < cols; ++c) {
-        out[c] = static_cast<std::int8_t>(
-            std::clamp(std::nearbyint(row[static_cast<std::size_t>(c)] / scale), -127.0f, 127.0f));
+        const float v = std::clamp(row[static_cast<std::size_t>(c)] * inverse, -127.0f, 127.0f);
+        out[c] = static_cast<std::int8_t>(static_cast<int>(v + std::copysign(0.5f, v)));
       }
     }
   }
