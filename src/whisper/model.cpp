@@ -19,6 +19,7 @@
 #include "earshot/error.h"
 #include "whisper/ggml_types.h"
 #include "whisper/log_mel.h"
+#include "whisper/tokenizer.h"
 
 // Storage: the matrices of an f16 file (every Linear weight and the token embedding: all but a
 // few percent of the parameters) stay binary16, used in place in the mapped file; the
@@ -550,6 +551,15 @@ std::shared_ptr<const Model> load_model(const std::filesystem::path& path,
     file->release_resident_pages();
   }
   return model;
+}
+
+Model::~Model() = default;
+
+const whisper::Tokenizer& Model::tokenizer() const {
+  std::call_once(tokenizer_once_,
+                 [this] { tokenizer_ = std::make_shared<const whisper::Tokenizer>(
+                              whisper::Tokenizer::for_model(*this)); });
+  return *tokenizer_;
 }
 
 const ModelDims& model_dims(const Model& model) {

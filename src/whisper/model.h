@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <utility>
@@ -17,6 +18,8 @@
 namespace earshot {
 
 namespace whisper {
+
+class Tokenizer;
 
 // A weight tensor, row-major in PyTorch's dimension order: a Linear weight of PyTorch shape
 // [out, in] is `out` rows of `in` values (the ggml file's ne = {in, out}). Held as f32, except
@@ -146,6 +149,14 @@ class Model {
   // Every weight, f32 or (matrices of an f16 file) binary16; see model.cpp.
   const whisper::ModelWeights& weights() const { return weights_; }
 
+  // The tokenizer of this vocabulary, built on first use (tens of thousands of entries and a
+  // compiled pattern) and shared by every transcription; safe to call from any thread.
+  const whisper::Tokenizer& tokenizer() const;
+
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
  private:
   ModelDims dims_;
   Precision precision_;
@@ -153,6 +164,8 @@ class Model {
   std::vector<std::string> vocab_;
   whisper::ModelWeights weights_;
   std::shared_ptr<const void> storage_;
+  mutable std::once_flag tokenizer_once_;
+  mutable std::shared_ptr<const whisper::Tokenizer> tokenizer_;
 };
 
 }  // namespace earshot

@@ -45,7 +45,7 @@ namespace whisper {
 
 Transcription transcribe_samples(const Model& model, std::span<const float> samples,
                                  const TranscribeOptions& options, const LongFormHooks& hooks) {
-  const whisper::Tokenizer tokenizer = whisper::Tokenizer::for_model(model);
+  const whisper::Tokenizer& tokenizer = model.tokenizer();
   const whisper::SpecialTokens& sp = tokenizer.special();
   const int threads = resolve_threads(options.threads);
 
