@@ -554,8 +554,9 @@ void BasicHttpSession<Stream>::write_next_chunk() {
                      if (!self->stream_queue_.empty()) self->stream_queue_.pop_front();
                      if (ec) {
                        if (self->client_gone_) self->client_gone_->store(true);
-                       if (ec == beast::error::timeout)
+                       if (ec == beast::error::timeout) {
                          self->log_write_timeout(self->stream_bytes_);
+                       }
                        self->log_access(self->stream_status_, self->stream_bytes_);
                        self->force_close();
                        return;

@@ -486,8 +486,9 @@ Handler transcription_handler(std::shared_ptr<const TranscriptionService> svc, E
         try {
           r = parse(req, ctx);
         } catch (const BadRequest& b) {
-          if (b.breach && svc->log)
+          if (b.breach && svc->log) {
             log_limit_breach(*svc->log, ctx.remote, *b.breach, answered(b.status));
+          }
           TranscriptionRequest shape;
           shape.style = style;
           shape.version = version;
