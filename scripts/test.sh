@@ -1,29 +1,41 @@
 #!/usr/bin/env bash
-# Installs every dependency, builds and runs the whole test suite: the release preset, then
-# the asan preset (AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer). The fuzz corpora and
-# regression inputs are replayed by each preset's ctest (label fuzz). Two more stages run
-# when named: the server and scheduler tests under ThreadSanitizer (tsan; not yet green:
-# OpenMP inside the engine gives false reports its suppressions do not catch, see
-# docs/security.md) and every fuzz target for 30 s (fuzz):
+# Installs every dependency, builds and runs the whole test suite, in three stages: the
+# release preset; the asan preset (AddressSanitizer + UndefinedBehaviorSanitizer +
+# LeakSanitizer); the tsan preset (ThreadSanitizer over the server, scheduler and integration
+# tests, see docs/security.md). The fuzz corpora and regression inputs are replayed by the
+# release and asan ctests (label fuzz). One more stage runs when named: every fuzz target for
+# EARSHOT_FUZZ_SECONDS (default 30) seconds each (fuzz, scripts/fuzz.sh):
 #   scripts/test.sh release
-#   scripts/test.sh tsan fuzz
+#   EARSHOT_FUZZ_SECONDS=60 scripts/test.sh fuzz
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 # Client tests' npm packages (the OpenAI SDK, playwright-core), from the lockfile.
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release asan)
+[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan)
+fuzz_seconds=${EARSHOT_FUZZ_SECONDS:-30}
 for preset in "${presets[@]}"; do
   start=$SECONDS
   if [ "$preset" = fuzz ]; then
-    echo "=== fuzz: 30 s per target"
-    ./scripts/fuzz.sh 30
+    echo "=== fuzz: ${fuzz_seconds} s per target"
+    ./scripts/fuzz.sh "$fuzz_seconds"
   else
     echo "=== $preset: build"
     ./scripts/build.sh "$preset"
     echo "=== $preset: test"
-    ctest --preset "$preset" -j "$(nproc)"
+    # The tsan test preset has ThreadSanitizer write its reports to build/tsan/tsan-report.PID
+    # (log_path), so that a report from a server a test started fails the stage too, not only
+    # one from a test program itself.
+    rm -f "build/$preset"/tsan-report.*
+    passed=1
+    ctest --preset "$preset" -j "$(nproc)" || passed=0
+    if compgen -G "build/$preset/tsan-report.*" >/dev/null; then
+      cat "build/$preset"/tsan-report.*
+      echo "=== $preset: ThreadSanitizer reports above"
+      passed=0
+    fi
+    [ "$passed" = 1 ] || exit 1
   fi
   echo "=== $preset: $((SECONDS - start)) s"
 done
