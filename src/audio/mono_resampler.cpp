@@ -65,6 +65,14 @@ void MonoResampler::configure(const AVFrame& frame) {
   if (frame.sample_rate <= 0 || frame.ch_layout.nb_channels <= 0) {
     throw Error(ErrorCode::kAudioDecode, "audio stream has no valid sample rate or channel count");
   }
+  // swresample's filter grows with the ratio of the rates: a WAV header claiming 250 MHz made
+  // it allocate over 2 GB (found by fuzz_audio). 768 kHz is the highest rate of real audio
+  // formats (PCM, DSD-over-PCM excepted), and its filter stays a few megabytes.
+  if (frame.sample_rate > kMaxInputRate) {
+    throw Error(ErrorCode::kAudioDecode,
+                "audio sample rate " + std::to_string(frame.sample_rate) + " Hz is above the " +
+                    std::to_string(kMaxInputRate) + " Hz accepted");
+  }
   av_channel_layout_uninit(input_layout_.get());
   // A container that gives only a channel count (plain WAV, raw PCM) gets FFmpeg's
   // default layout for that count, so the downmix matrix knows which channel is which.

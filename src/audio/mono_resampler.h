@@ -12,9 +12,13 @@ namespace earshot::audio {
 // differs from the previous one, after draining what the old one still holds.
 class MonoResampler {
  public:
+  // The highest input sample rate accepted, in Hz (see configure()).
+  static constexpr int kMaxInputRate = 768000;
+
   explicit MonoResampler(int output_rate) : output_rate_(output_rate) {}
 
-  // Throws Error(kAudioDecode) on a frame swresample cannot convert.
+  // Throws Error(kAudioDecode) on a frame swresample cannot convert, or one whose sample rate
+  // is above kMaxInputRate.
   void convert(const AVFrame& frame, std::vector<float>& out);
   // Appends what the converter still buffers (the resampling filter's tail).
   void flush(std::vector<float>& out);

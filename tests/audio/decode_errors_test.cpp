@@ -153,6 +153,18 @@ TEST(DecodeErrorTest, MissingFileAndDirectoryAreIoErrors) {
   EXPECT_EQ(error_of([&] { decode_audio_file(empty); }).code(), ErrorCode::kAudioDecode);
 }
 
+// A 1.7 KB WAV whose header claimed 251,603,729 Hz made swresample's filter take over 2 GB
+// (fuzz/regressions/audio/wav-rate-251mhz). Rates above 768 kHz are refused before that.
+TEST(DecodeLimitTest, SampleRateAboveTheMaximumIsRefused) {
+  const std::vector<std::uint8_t> pcm(1600, 0x80);
+  const auto huge = make_wav(1, 1, 251603729, 8, pcm);
+  const Error error = error_of([&] { decode_audio(huge); });
+  EXPECT_EQ(error.code(), ErrorCode::kAudioDecode);
+  EXPECT_NE(std::string(error.what()).find("251603729 Hz"), std::string::npos) << error.what();
+  EXPECT_NEAR(static_cast<double>(decode_audio(make_wav(1, 1, 768000, 8, pcm)).size()),
+              1600.0 * 16000 / 768000, 2.0);
+}
+
 TEST(DecodeLimitTest, AudioLongerThanTheCapIsRefused) {
   const auto bytes = tone_bytes("tone.flac");  // 2 s
   const Error error = error_of([&] { decode_audio(bytes, {.max_seconds = 1.5}); });
