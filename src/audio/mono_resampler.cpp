@@ -69,9 +69,9 @@ void MonoResampler::configure(const AVFrame& frame) {
   // it allocate over 2 GB (found by fuzz_audio). 768 kHz is the highest rate of real audio
   // formats (PCM, DSD-over-PCM excepted), and its filter stays a few megabytes.
   if (frame.sample_rate > kMaxInputRate) {
-    throw Error(ErrorCode::kAudioDecode,
-                "audio sample rate " + std::to_string(frame.sample_rate) + " Hz is above the " +
-                    std::to_string(kMaxInputRate) + " Hz accepted");
+    throw Error(ErrorCode::kAudioDecode, "audio sample rate " + std::to_string(frame.sample_rate) +
+                                             " Hz is above the " + std::to_string(kMaxInputRate) +
+                                             " Hz accepted");
   }
   av_channel_layout_uninit(input_layout_.get());
   // A container that gives only a channel count (plain WAV, raw PCM) gets FFmpeg's
