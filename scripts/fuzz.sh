@@ -3,15 +3,22 @@
 # bounded time on a copy of its seed corpus (fuzz/corpus/<target>/, which stays unchanged).
 #   scripts/fuzz.sh [seconds per target, default 60] [target...]
 # A crash, leak, timeout (10 s per input) or memory blow-up (2 GiB) stops that target and
-# leaves the input in build/fuzz/artifacts/<target>/; the script then exits 1. Fix the bug,
-# add a regression test beside the code's tests, and keep the input as
+# leaves the input in build/fuzz/artifacts/<target>/ and, when it is small, prints it in base64
+# (a CI log is then enough to reproduce); the other targets still run, and the script then
+# exits 1. Fix the bug, add a regression test beside the code's tests, and keep the input as
 # fuzz/regressions/<target>/<name> (replayed by ctest's fuzz_replay.<target>).
+# The targets are every fuzz/<target>_fuzz.cpp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(audio multipart token_auth http_request config model)
+if [ ${#targets[@]} -eq 0 ]; then
+  for source in fuzz/*_fuzz.cpp; do
+    name=${source##*/}
+    targets+=("${name%_fuzz.cpp}")
+  done
+fi
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
@@ -32,6 +39,13 @@ for target in "${targets[@]}"; do
       -artifact_prefix="$artifacts/" >"$work/$target.log" 2>&1; then
     failed+=("$target")
     grep -E "ERROR|SUMMARY|Test unit written" "$work/$target.log" | head -20 || true
+    for input in $(sed -n 's/.*Test unit written to //p' "$work/$target.log"); do
+      if [ -f "$input" ] && [ "$(stat -c %s "$input")" -le 65536 ]; then
+        echo "--- $input, base64 (base64 -d > FILE to reproduce):"
+        base64 "$input"
+        echo "---"
+      fi
+    done
     echo "fuzz $target: FAILED (log: $work/$target.log)"
   else
     grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "$work/$target.log" | tr '\n' ' '

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs every dependency, builds and runs the whole test suite, in three stages: the
+# Installs every dependency, builds and runs the whole test suite, in four stages: the
 # release preset; the asan preset (AddressSanitizer + UndefinedBehaviorSanitizer +
 # LeakSanitizer); the tsan preset (ThreadSanitizer over the server, scheduler and integration
-# tests, see docs/security.md). The fuzz corpora and regression inputs are replayed by the
-# release and asan ctests (label fuzz). One more stage runs when named: every fuzz target for
-# EARSHOT_FUZZ_SECONDS (default 30) seconds each (fuzz, scripts/fuzz.sh):
+# tests, see docs/security.md); and fuzz, every libFuzzer target for EARSHOT_FUZZ_SECONDS
+# (default 30) seconds each (scripts/fuzz.sh). The fuzz corpora and regression inputs are also
+# replayed by the release and asan ctests (label fuzz). Name stages to run only those:
 #   scripts/test.sh release
 #   EARSHOT_FUZZ_SECONDS=60 scripts/test.sh fuzz
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # Client tests' npm packages (the OpenAI SDK, playwright-core), from the lockfile.
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan)
+[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan fuzz)
 fuzz_seconds=${EARSHOT_FUZZ_SECONDS:-30}
 for preset in "${presets[@]}"; do
   start=$SECONDS
