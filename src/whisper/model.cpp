@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <optional>
@@ -331,35 +332,48 @@ void quantize_rows_int8(Tensor& tensor) {
 
 namespace {
 
-void quantize_attention(AttentionWeights& a) {
+// Hands back the memory-mapped binary16 bytes of a tensor just quantized (load_model's
+// release_resident_pages for part of the file), so that an int8 load never holds the whole
+// file and its quantized copy at once.
+using ReleaseBytes = std::function<void(const std::uint8_t*, std::size_t)>;
+
+void quantize(Tensor& t, const ReleaseBytes& release) {
+  quantize_rows_int8(t);
+  if (release && t.f16 != nullptr) {
+    release(t.f16, static_cast<std::size_t>(t.elements()) * 2);
+  }
+}
+
+void quantize_attention(AttentionWeights& a, const ReleaseBytes& release) {
   for (LinearWeights* l : {&a.query, &a.key, &a.value, &a.out}) {
-    quantize_rows_int8(l->weight);
+    quantize(l->weight, release);
   }
 }
 
 // Every matrix the products read: the blocks' Linear weights and the logits projection (the
 // token embedding, whose rows the decoder's input lookup still reads at full precision).
 // The convolutions stay f32: they are a few percent of the encoder's work.
-void quantize_products(ModelWeights& w) {
+void quantize_products(ModelWeights& w, const ReleaseBytes& release) {
   for (auto& block : w.encoder.blocks) {
-    quantize_attention(block.attn);
-    quantize_rows_int8(block.mlp_fc1.weight);
-    quantize_rows_int8(block.mlp_fc2.weight);
+    quantize_attention(block.attn, release);
+    quantize(block.mlp_fc1.weight, release);
+    quantize(block.mlp_fc2.weight, release);
   }
   for (auto& block : w.decoder.blocks) {
-    quantize_attention(block.attn);
-    quantize_attention(block.cross_attn);
-    quantize_rows_int8(block.mlp_fc1.weight);
-    quantize_rows_int8(block.mlp_fc2.weight);
+    quantize_attention(block.attn, release);
+    quantize_attention(block.cross_attn, release);
+    quantize(block.mlp_fc1.weight, release);
+    quantize(block.mlp_fc2.weight, release);
   }
-  quantize_rows_int8(w.decoder.token_embedding);
+  quantize(w.decoder.token_embedding, release);
 }
 
 }  // namespace
 
 std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
                                          const std::string& label,
-                                         std::shared_ptr<const void> owner, Precision precision) {
+                                         std::shared_ptr<const void> owner, Precision precision,
+                                         const ReleaseBytes& release_bytes) {
   Cursor in(bytes, label);
   const std::uint32_t magic = in.u32("magic");
   if (magic != kGgmlMagic) {
@@ -419,7 +433,7 @@ std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
             (missing > 1 ? " (and " + std::to_string(missing - 1) + " more)" : std::string()));
   }
   if (precision == Precision::kInt8) {
-    quantize_products(weights);
+    quantize_products(weights, release_bytes);
   }
   if (!used_in_place) {
     owner.reset();  // every tensor was converted: the file (mapped or read) can go now
@@ -509,12 +523,19 @@ class FileBytes {
   FileBytes(const FileBytes&) = delete;
   FileBytes& operator=(const FileBytes&) = delete;
 
-  // Lets the kernel drop this process's resident pages of the mapping (they stay in the page
-  // cache, and a later read maps them back): after an int8 load, only token-embedding rows of
-  // the file are read again.
-  void release_resident_pages() const {
-    if (map_ != nullptr) {
-      ::madvise(map_, size_, MADV_DONTNEED);
+  // Lets the kernel drop this process's resident pages of part of the mapping (they stay in
+  // the page cache, and a later read maps them back; the mapping is private and never
+  // written): after an int8 load only token-embedding rows of the file are read again.
+  void release_resident_pages(const std::uint8_t* begin, std::size_t count) const {
+    if (map_ == nullptr || count == 0) {
+      return;
+    }
+    // Whole pages inside [begin, begin + count) only: a neighbour's bytes stay mapped.
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto first = (reinterpret_cast<std::uintptr_t>(begin) + page - 1) / page * page;
+    const auto last = (reinterpret_cast<std::uintptr_t>(begin) + count) / page * page;
+    if (first < last) {
+      ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
     }
   }
 
@@ -546,11 +567,13 @@ std::shared_ptr<const Model> load_model(const std::filesystem::path& path,
   // The model keeps the file (mapped or read) alive: its f16 matrices are used in place.
   auto file = std::make_shared<const FileBytes>(path, options.use_mmap);
   const auto bytes = file->bytes();
-  auto model = whisper::parse_model(bytes, path.string(), file, options.precision);
-  if (options.precision == Precision::kInt8) {
-    file->release_resident_pages();
+  whisper::ReleaseBytes release;
+  if (options.use_mmap) {
+    release = [&file](const std::uint8_t* begin, std::size_t count) {
+      file->release_resident_pages(begin, count);
+    };
   }
-  return model;
+  return whisper::parse_model(bytes, path.string(), file, options.precision, release);
 }
 
 Model::~Model() = default;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -114,11 +115,13 @@ struct ModelWeights {
 // Error(kModelFormat, "<label>: <what is wrong>"). With `owner` (something that keeps `bytes`
 // alive, such as the file's mapping), f16 matrices are used in place and the model keeps
 // `owner`; without it they are copied.
-// With Precision::kInt8 the products' matrices are quantized (Tensor::q8) after parsing.
-std::shared_ptr<const Model> parse_model(std::span<const std::uint8_t> bytes,
-                                         const std::string& label,
-                                         std::shared_ptr<const void> owner = nullptr,
-                                         Precision precision = Precision::kFp32);
+// With Precision::kInt8 the products' matrices are quantized (Tensor::q8) after parsing, and
+// `release_bytes`, if set, is given each quantized binary16 matrix's bytes in `bytes` (which
+// the caller may then drop from memory: a memory-mapped file's pages).
+std::shared_ptr<const Model> parse_model(
+    std::span<const std::uint8_t> bytes, const std::string& label,
+    std::shared_ptr<const void> owner = nullptr, Precision precision = Precision::kFp32,
+    const std::function<void(const std::uint8_t*, std::size_t)>& release_bytes = {});
 
 // Quantizes a [rows x cols] matrix to int8 per row (symmetric: scale = max |row| / 127).
 void quantize_rows_int8(Tensor& tensor);

@@ -109,6 +109,26 @@ TEST(Int8Agreement, TeacherForcedNextTokenMostlyTheReferences) {
   }
 }
 
+TEST(Int8Agreement, MappedLoadThatDropsTheFilesPagesGivesTheSameLogits) {
+  // load_model hands the mapped file's pages back as it quantizes; rows read later (the token
+  // embedding's) come back from the file. The same model read into memory must agree bit for bit.
+  EARSHOT_REQUIRE_CONFORMANCE(dir);
+  const auto ref = dir / "ref/micro";
+  const auto mapped = load_model(dir / "micro.ggml-f16.bin", {.precision = Precision::kInt8});
+  const auto read = load_model(dir / "micro.ggml-f16.bin",
+                               {.use_mmap = false, .precision = Precision::kInt8});
+  const auto mel = earshot::testing::read_npy(ref / "mel_30s.npy");
+  const std::vector<std::int32_t> tokens = {50258, 50259, 50359, 50363, 440, 1002, 13};
+  std::vector<float> a, b;
+  WhisperState sa(*mapped, 2), sb(*read, 2);
+  sa.encode(mel.data);
+  sb.encode(mel.data);
+  sa.decode(tokens, true, a);
+  sb.decode(tokens, true, b);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_TRUE(a == b);
+}
+
 class Int8Transcribe
     : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
