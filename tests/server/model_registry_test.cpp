@@ -54,6 +54,15 @@ TEST(ModelRegistry, ResolvesNamesAndTheWhisper1Alias) {
   EXPECT_THROW(none.acquire(""), Error);
 }
 
+TEST(ModelRegistry, LoadsEachModelInItsOwnPrecision) {
+  const auto path = writer_model("p");
+  ModelRegistry r({{"exact", path, Precision::kFp32}, {"fast", path, Precision::kInt8}, {"d", path}},
+                  "exact", 0ms, quiet());
+  EXPECT_EQ(model_precision(*r.acquire("exact")), Precision::kFp32);
+  EXPECT_EQ(model_precision(*r.acquire("fast")), Precision::kInt8);
+  EXPECT_EQ(model_precision(*r.acquire("d")), Precision::kFp32);  // unset: fp32
+}
+
 TEST(ModelRegistry, LoadsLazilyOnceAndSharesTheModel) {
   ModelRegistry r({{"m", writer_model("m")}}, "", 0ms, quiet());
   EXPECT_EQ(r.state("m"), ModelRegistry::State::kUnloaded);
