@@ -2,11 +2,11 @@
 // wide; 1500 encoder frames; 51865-token vocabulary) and of the machine's FMA peak. Each
 // reports FLOP/s as a counter so that runs read as fractions of the peak.
 
-#include <benchmark/benchmark.h>
-
 #include <cstdint>
 #include <random>
 #include <vector>
+
+#include <benchmark/benchmark.h>
 
 #include "machine_peak.h"
 #include "whisper/gemm.h"

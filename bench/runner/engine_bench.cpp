@@ -1,7 +1,5 @@
 #include "engine_bench.h"
 
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,9 +9,12 @@
 #include <cstdio>
 #include <exception>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
+
+#include <nlohmann/json.hpp>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "earshot/error.h"
 #include "earshot/whisper.h"
@@ -328,8 +329,8 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
   double load_ms = 0;
   try {
     const auto t0 = Clock::now();
-    model = load_model(path, {.precision = parse_precision(options.precision).value_or(
-                                  Precision::kFp32)});
+    model = load_model(
+        path, {.precision = parse_precision(options.precision).value_or(Precision::kFp32)});
     load_ms = ms_since(t0);
   } catch (const Error& e) {
     err << "earshot bench: " << e.what() << "\n";

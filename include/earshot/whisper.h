@@ -45,7 +45,7 @@ class Model;
 enum class Precision { kFp32, kInt8 };
 
 struct ModelLoadOptions {
-  bool use_mmap = true;                   // memory-map the file instead of reading it
+  bool use_mmap = true;                    // memory-map the file instead of reading it
   Precision precision = Precision::kFp32;  // see Precision
 };
 

@@ -305,11 +305,10 @@ void parse_models(const Reader& r, const json& models, EngineConfig& out) {
 void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
   const std::string k = "engine";
   r.expect_object(e, k);
-  r.only_keys(
-      e, k,
-      {"default_model", "workers", "threads_per_worker", "max_queued_jobs", "max_jobs_per_token",
-       "max_audio_seconds", "request_timeout", "model_idle_ttl", "preload_default", "model_dir",
-       "precision"});
+  r.only_keys(e, k,
+              {"default_model", "workers", "threads_per_worker", "max_queued_jobs",
+               "max_jobs_per_token", "max_audio_seconds", "request_timeout", "model_idle_ttl",
+               "preload_default", "model_dir", "precision"});
   if (e.contains("default_model"))
     out.default_model = r.string(e["default_model"], k + ".default_model");
   if (e.contains("workers")) out.workers = r.unsigned_int(e["workers"], k + ".workers", 1, 256);
@@ -344,7 +343,8 @@ void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
     out.preload_default = e["preload_default"].get<bool>();
   }
   if (e.contains("model_dir")) out.model_dir = r.string(e["model_dir"], k + ".model_dir");
-  if (e.contains("precision")) out.precision = parse_precision_key(r, e["precision"], k + ".precision");
+  if (e.contains("precision"))
+    out.precision = parse_precision_key(r, e["precision"], k + ".precision");
 }
 
 // Checks that hold across keys (also after command-line overrides; see check_models).

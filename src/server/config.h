@@ -49,18 +49,19 @@ struct HttpConfig {
 struct ModelSpec {
   std::string name;
   std::filesystem::path path;
-  std::optional<Precision> precision = std::nullopt;  // the model's own "precision"; nullopt = engine's
+  std::optional<Precision> precision =
+      std::nullopt;  // the model's own "precision"; nullopt = engine's
 };
 
 struct EngineConfig {
-  std::vector<ModelSpec> models;        // "models": {"base.en": "/path/ggml-base.en.bin"}
+  std::vector<ModelSpec> models;           // "models": {"base.en": "/path/ggml-base.en.bin"}
   Precision precision = Precision::kFp32;  // products of models without their own "precision"
-  std::string default_model;            // "" = the only model; required when there are several
-  std::size_t workers = 1;              // transcriptions at once
-  int threads_per_worker = 0;           // engine threads per job; 0 = cores / workers
-  std::size_t max_queued_jobs = 16;     // waiting jobs; more get 503 with Retry-After
-  std::size_t max_jobs_per_token = 4;   // queued + running per token; 0 = no limit
-  double max_audio_seconds = 3 * 3600;  // longer audio is refused
+  std::string default_model;               // "" = the only model; required when there are several
+  std::size_t workers = 1;                 // transcriptions at once
+  int threads_per_worker = 0;              // engine threads per job; 0 = cores / workers
+  std::size_t max_queued_jobs = 16;        // waiting jobs; more get 503 with Retry-After
+  std::size_t max_jobs_per_token = 4;      // queued + running per token; 0 = no limit
+  double max_audio_seconds = 3 * 3600;     // longer audio is refused
   std::chrono::milliseconds request_timeout{30 * 60 * 1000};  // a job running longer is stopped
   std::chrono::milliseconds model_idle_ttl{0};  // unload a model unused this long; 0 = never
   bool preload_default = true;                  // load the default model at start-up

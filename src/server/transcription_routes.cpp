@@ -356,11 +356,11 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
     Response res{http::status::ok, r.version};
     res.set(http::field::content_type, std::string(content_type(r.format)));
     // OpenAI's default granularity is the segment; "word" alone gives words without segments.
-    res.body() = render_transcription(
-        result, r.format,
-        {.task = r.options.task,
-         .segment_granularity = r.segment_granularity || !r.word_granularity,
-         .word_granularity = r.word_granularity});
+    res.body() =
+        render_transcription(result, r.format,
+                             {.task = r.options.task,
+                              .segment_granularity = r.segment_granularity || !r.word_granularity,
+                              .word_granularity = r.word_granularity});
     res.keep_alive(r.keep_alive);
     res.prepare_payload();
     ex->respond(std::move(res));

@@ -35,8 +35,8 @@ std::uint16_t to_f16(float value) {
     // Subnormal (or zero) in binary16: value / 2^-24, rounded to nearest even.
     float scaled = 0.0f;
     std::memcpy(&scaled, &magnitude, 4);
-    return static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(
-                                                 std::nearbyint(scaled * 16777216.0f)));
+    return static_cast<std::uint16_t>(
+        sign | static_cast<std::uint32_t>(std::nearbyint(scaled * 16777216.0f)));
   }
   const std::uint32_t rounded = magnitude + 0xfffu + ((magnitude >> 13) & 1u);
   return static_cast<std::uint16_t>(sign | ((rounded - 0x38000000u) >> 13));
@@ -55,7 +55,7 @@ __attribute__((target("avx512f"))) void f32_to_f16_avx512(const float* src, std:
 }
 
 __attribute__((target("avx512f"))) float dot_avx512(const float* q, const std::uint16_t* k,
-                                                   std::int64_t n) {
+                                                    std::int64_t n) {
   __m512 acc = _mm512_setzero_ps();
   for (std::int64_t i = 0; i < n; i += 16) {
     const __m512 kv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + i)));
@@ -109,8 +109,7 @@ void f32_to_f16(const float* src, std::int64_t count, std::uint16_t* dst) {
 
 void attention_f16_kv(const float* q, std::int64_t ldq, const std::uint16_t* k, std::int64_t ldk,
                       const std::uint16_t* v, std::int64_t ldv, float* out, std::int64_t ldo,
-                      const AttentionShape& shape, std::span<float> scratch,
-                      StepWorkers& workers) {
+                      const AttentionShape& shape, std::span<float> scratch, StepWorkers& workers) {
   if (shape.causal_offset >= 0) {
     throw Error(ErrorCode::kInternal, "attention_f16_kv: cross-attention only");
   }

@@ -20,7 +20,6 @@ void f32_to_f16(const float* src, std::int64_t count, std::uint16_t* dst);
 // workers.threads() * shape.n_kv floats.
 void attention_f16_kv(const float* q, std::int64_t ldq, const std::uint16_t* k, std::int64_t ldk,
                       const std::uint16_t* v, std::int64_t ldv, float* out, std::int64_t ldo,
-                      const AttentionShape& shape, std::span<float> scratch,
-                      StepWorkers& workers);
+                      const AttentionShape& shape, std::span<float> scratch, StepWorkers& workers);
 
 }  // namespace earshot::whisper

@@ -1,8 +1,6 @@
 #include "whisper/model.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +14,9 @@
 #include <iterator>
 #include <map>
 #include <optional>
+
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "earshot/error.h"
 #include "whisper/ggml_types.h"
@@ -579,9 +580,9 @@ std::shared_ptr<const Model> load_model(const std::filesystem::path& path,
 Model::~Model() = default;
 
 const whisper::Tokenizer& Model::tokenizer() const {
-  std::call_once(tokenizer_once_,
-                 [this] { tokenizer_ = std::make_shared<const whisper::Tokenizer>(
-                              whisper::Tokenizer::for_model(*this)); });
+  std::call_once(tokenizer_once_, [this] {
+    tokenizer_ = std::make_shared<const whisper::Tokenizer>(whisper::Tokenizer::for_model(*this));
+  });
   return *tokenizer_;
 }
 

@@ -40,8 +40,7 @@ struct WhisperState::Impl {
     const std::size_t columns = std::max(size(2 * ctx, 3 * dims.n_mels), size(ctx, 3 * d));
     const std::int64_t heads = std::max(dims.n_audio_head, dims.n_text_head);
     const std::size_t score_count = size(heads * kAttentionQueryBlock, ctx);
-    shared_scratch.resize(
-        std::max({columns + size(2 * ctx, d), size(ctx, 4 * d), score_count}));
+    shared_scratch.resize(std::max({columns + size(2 * ctx, d), size(ctx, 4 * d), score_count}));
     conv_columns = std::span(shared_scratch).first(columns);
     conv1_out = std::span(shared_scratch).subspan(columns, size(2 * ctx, d));
     enc_mlp = std::span(shared_scratch).first(size(ctx, 4 * d));
@@ -346,8 +345,7 @@ const float* WhisperState::Impl::cross_v_f32(std::size_t l) {
   return enc_v.data();
 }
 
-void WhisperState::Impl::cross_attention(std::size_t l, std::int64_t n,
-                                         std::span<float> scratch) {
+void WhisperState::Impl::cross_attention(std::size_t l, std::int64_t n, std::span<float> scratch) {
   const std::int64_t d = dims.n_text_state;
   const std::int64_t ctx = dims.n_audio_ctx;
   if (n > kMaxGemvRows) {

@@ -32,8 +32,7 @@ class StepWorkers {
   template <typename Fn>
   void run(int n_threads, Fn& fn) {
     run_task(
-        n_threads,
-        [](void* context, int t, int n) { (*static_cast<Fn*>(context))(t, n); }, &fn);
+        n_threads, [](void* context, int t, int n) { (*static_cast<Fn*>(context))(t, n); }, &fn);
   }
 
  private:

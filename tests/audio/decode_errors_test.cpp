@@ -1,10 +1,10 @@
 // What the audio stage does with bytes that are not (complete) audio: a typed error with a
 // message, never a crash, never unbounded output, never a file it was not given.
 
-#include <gtest/gtest.h>
-
 #include <random>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "audio/audio_fixtures.h"
 #include "earshot/audio.h"

@@ -6,11 +6,11 @@
 // model diverge for good after the first different token (its candidates have almost no
 // margin between them), so their agreement is printed, not held to a figure.
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cmath>
 #include <iostream>
+
+#include <gtest/gtest.h>
 
 #include "conformance/decoding_reference.h"
 #include "testing/npy.h"
@@ -83,7 +83,8 @@ TEST(Int8Agreement, TeacherForcedNextTokenMostlyTheReferences) {
       auto tokens = meta["sot_sequence_including_notimestamps"].get<std::vector<std::int32_t>>();
       const json decoded = load_reference_json(ref / (prefix + "decode_nots.json"));
       for (int t : decoded["tokens"]) tokens.push_back(t);
-      const auto expected = earshot::testing::read_npy(ref / (prefix + "logits_teacher_forced_nots.npy"));
+      const auto expected =
+          earshot::testing::read_npy(ref / (prefix + "logits_teacher_forced_nots.npy"));
       state.encode(earshot::testing::read_npy(ref / (prefix + "mel_30s.npy")).data);
       std::vector<float> logits;
       state.decode(tokens, /*all_rows=*/true, logits);
@@ -115,8 +116,8 @@ TEST(Int8Agreement, MappedLoadThatDropsTheFilesPagesGivesTheSameLogits) {
   EARSHOT_REQUIRE_CONFORMANCE(dir);
   const auto ref = dir / "ref/micro";
   const auto mapped = load_model(dir / "micro.ggml-f16.bin", {.precision = Precision::kInt8});
-  const auto read = load_model(dir / "micro.ggml-f16.bin",
-                               {.use_mmap = false, .precision = Precision::kInt8});
+  const auto read =
+      load_model(dir / "micro.ggml-f16.bin", {.use_mmap = false, .precision = Precision::kInt8});
   const auto mel = earshot::testing::read_npy(ref / "mel_30s.npy");
   const std::vector<std::int32_t> tokens = {50258, 50259, 50359, 50363, 440, 1002, 13};
   std::vector<float> a, b;
@@ -129,8 +130,7 @@ TEST(Int8Agreement, MappedLoadThatDropsTheFilesPagesGivesTheSameLogits) {
   EXPECT_TRUE(a == b);
 }
 
-class Int8Transcribe
-    : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+class Int8Transcribe : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
 TEST_P(Int8Transcribe, AgreementWithTheReferenceTranscript) {
   EARSHOT_REQUIRE_CONFORMANCE(dir);
@@ -156,12 +156,9 @@ TEST_P(Int8Transcribe, AgreementWithTheReferenceTranscript) {
   }
   ASSERT_FALSE(theirs.empty());
   const std::size_t distance = edit_distance(ours, theirs);
-  const std::size_t prefix =
-      static_cast<std::size_t>(std::mismatch(ours.begin(), ours.end(), theirs.begin(), theirs.end())
-                                   .first -
-                               ours.begin());
-  const double agreement =
-      1.0 - static_cast<double>(distance) / static_cast<double>(theirs.size());
+  const std::size_t prefix = static_cast<std::size_t>(
+      std::mismatch(ours.begin(), ours.end(), theirs.begin(), theirs.end()).first - ours.begin());
+  const double agreement = 1.0 - static_cast<double>(distance) / static_cast<double>(theirs.size());
   std::cout << "[ int8     ] " << file << " " << name << ": " << ours.size() << " tokens against "
             << theirs.size() << ", edit distance " << distance << " (agreement "
             << 100.0 * agreement << "%), first " << prefix << " identical, text "

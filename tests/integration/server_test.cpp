@@ -203,8 +203,9 @@ TEST_F(SmallServer, ExpectContinueIsAnsweredBeforeTheBody) {
   net::io_context ioc;
   net::ip::tcp::socket s(ioc);
   s.connect({net::ip::make_address("127.0.0.1"), port()});
-  net::write(s, net::buffer(std::string("GET /ping HTTP/1.1\r\nHost: x\r\nAuthorization: Token token1\r\n"
-                                        "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n")));
+  net::write(
+      s, net::buffer(std::string("GET /ping HTTP/1.1\r\nHost: x\r\nAuthorization: Token token1\r\n"
+                                 "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n")));
   std::array<char, 64> buf{};
   const auto n = s.read_some(net::buffer(buf));
   EXPECT_EQ(std::string(buf.data(), n), "HTTP/1.1 100 Continue\r\n\r\n");

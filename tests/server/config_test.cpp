@@ -166,8 +166,9 @@ TEST(Config, PrecisionPerModelOrForTheEngine) {
   expect_error(R"({"server":{"http":{"allowed_tokens":["a"]}},
                    "models":{"m":{"path":"/m.bin","precision":8}}})",
                {"models.m.precision", "expected a string"});
-  expect_error(R"({"server":{"http":{"allowed_tokens":["a"]}},"models":{"m":{"precision":"int8"}}})",
-               {"models.m.path", "missing"});
+  expect_error(
+      R"({"server":{"http":{"allowed_tokens":["a"]}},"models":{"m":{"precision":"int8"}}})",
+      {"models.m.path", "missing"});
   expect_error(R"({"server":{"http":{"allowed_tokens":["a"]}},"models":{"m":{"path":"/m","x":1}}})",
                {"models.m.x", "unknown key"});
 }

@@ -56,8 +56,9 @@ TEST(ModelRegistry, ResolvesNamesAndTheWhisper1Alias) {
 
 TEST(ModelRegistry, LoadsEachModelInItsOwnPrecision) {
   const auto path = writer_model("p");
-  ModelRegistry r({{"exact", path, Precision::kFp32}, {"fast", path, Precision::kInt8}, {"d", path}},
-                  "exact", 0ms, quiet());
+  ModelRegistry r(
+      {{"exact", path, Precision::kFp32}, {"fast", path, Precision::kInt8}, {"d", path}}, "exact",
+      0ms, quiet());
   EXPECT_EQ(model_precision(*r.acquire("exact")), Precision::kFp32);
   EXPECT_EQ(model_precision(*r.acquire("fast")), Precision::kInt8);
   EXPECT_EQ(model_precision(*r.acquire("d")), Precision::kFp32);  // unset: fp32

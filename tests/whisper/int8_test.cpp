@@ -68,8 +68,8 @@ TEST(Int8, QuantizedRowsStayWithinHalfAStepOfTheValues) {
 }
 
 TEST(Int8, StreamingKernelOnInt8WeightsMatchesTheirProduct) {
-  for (const auto& [k, n] : std::vector<std::pair<std::int64_t, std::int64_t>>{
-           {17, 5}, {384, 1537}, {200, 64}}) {
+  for (const auto& [k, n] :
+       std::vector<std::pair<std::int64_t, std::int64_t>>{{17, 5}, {384, 1537}, {200, 64}}) {
     const Tensor t = quantized_matrix(n, k, 2);
     const auto w = dequantized(t);
     const auto bias = normal_values(static_cast<std::size_t>(n), 3, 1.0f);
@@ -139,11 +139,17 @@ TEST(Int8, HalfRoundingIsToNearestEven) {
   // Exact cases: ties go to the even neighbour, past 65504 + half a step is infinity,
   // binary16 subnormals are kept.
   const std::vector<std::pair<float, std::uint16_t>> cases = {
-      {0.0f, 0x0000},          {-0.0f, 0x8000},          {1.0f, 0x3c00},
-      {1.0f + 0.00048828125f, 0x3c00},  // 1 + 2^-11: a tie, to even (1.0)
+      {0.0f, 0x0000},
+      {-0.0f, 0x8000},
+      {1.0f, 0x3c00},
+      {1.0f + 0.00048828125f, 0x3c00},      // 1 + 2^-11: a tie, to even (1.0)
       {1.0f + 3 * 0.00048828125f, 0x3c02},  // 1 + 3 * 2^-11: a tie, to even (1 + 2^-9)
-      {65504.0f, 0x7bff},      {65519.0f, 0x7bff},       {65520.0f, 0x7c00},
-      {-1e6f, 0xfc00},         {5.9604645e-8f, 0x0001},  {6.097555e-5f, 0x03ff},
+      {65504.0f, 0x7bff},
+      {65519.0f, 0x7bff},
+      {65520.0f, 0x7c00},
+      {-1e6f, 0xfc00},
+      {5.9604645e-8f, 0x0001},
+      {6.097555e-5f, 0x03ff},
       {2.9802322e-8f, 0x0000},  // half the smallest subnormal: a tie, to even (zero)
   };
   for (const auto& [value, bits] : cases) {

@@ -3,11 +3,11 @@
 
 #include "whisper/kernels.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <random>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "testing/array_compare.h"
 #include "whisper/gemm.h"

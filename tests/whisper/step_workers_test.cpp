@@ -116,17 +116,16 @@ TEST(Gemv, MatchesScalarProductForEveryStorageRowCountAndSplit) {
             for (const bool accumulate : {false, true}) {
               std::vector<float> fast(static_cast<std::size_t>(m * n), 0.5f);
               std::vector<float> slow = fast;
-              const WeightMatrix matrix = f16 ? WeightMatrix{.f16 = w16.data()}
-                                              : WeightMatrix{.f32 = w_exact.data()};
+              const WeightMatrix matrix =
+                  f16 ? WeightMatrix{.f16 = w16.data()} : WeightMatrix{.f32 = w_exact.data()};
               gemv_linear(x.data(), m, k, k, matrix, n, fast.data(), n, bias.data(), gelu,
                           accumulate, workers);
               reference::linear(x.data(), m, k, k, w_exact.data(), n, slow.data(), n,
                                 {.bias = bias.data(), .gelu = gelu, .accumulate = accumulate});
               for (std::size_t i = 0; i < fast.size(); ++i) {
                 ASSERT_NEAR(fast[i], slow[i], 1e-4f * (1.0f + std::abs(slow[i])))
-                    << "k " << k << " n " << n << " m " << m << " threads " << threads
-                    << " f16 " << f16 << " gelu " << gelu << " accumulate " << accumulate
-                    << " at " << i;
+                    << "k " << k << " n " << n << " m " << m << " threads " << threads << " f16 "
+                    << f16 << " gelu " << gelu << " accumulate " << accumulate << " at " << i;
               }
             }
           }
