@@ -479,13 +479,23 @@ TEST(RouteLimits, ShutdownAnswersEveryQueuedJob) {
       return http_request(server.port(), "POST", "/stt", kToken, audio);
     }));
   }
-  for (int i = 0; i < 200; ++i) {
-    if (http_request(server.port(), "GET", "/metrics", kToken)
-            .body.find("earshot_jobs_running 1") != std::string::npos) {
-      break;
-    }
-    std::this_thread::sleep_for(20ms);
+  // Every request accepted as a job (running, queued or done) and one running before the
+  // signal: a request still uploading its 19 MB body is not a job yet (under ASan on a
+  // loaded machine the uploads take seconds).
+  const auto gauge = [](const std::string& metrics, const std::string& name) {
+    const auto at = metrics.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stoi(metrics.substr(at + name.size() + 2));
+  };
+  bool all_accepted = false;
+  for (int i = 0; i < 1500 && !all_accepted; ++i) {
+    const auto metrics = http_request(server.port(), "GET", "/metrics", kToken).body;
+    const int running = gauge(metrics, "earshot_jobs_running");
+    all_accepted = running == 1 && running + gauge(metrics, "earshot_queue_depth") +
+                                           gauge(metrics, "earshot_transcriptions_total") ==
+                                       4;
+    if (!all_accepted) std::this_thread::sleep_for(20ms);
   }
+  ASSERT_TRUE(all_accepted) << "the four requests never all became jobs with one running";
   server.signal(SIGTERM);
   int answered = 0;
   for (auto& f : replies) {
