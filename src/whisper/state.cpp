@@ -28,7 +28,10 @@ struct WhisperState::Impl {
   Impl(const Model& m, int n_threads)
       : model(m),
         dims(m.dims()),
-        threads(n_threads > 0 ? n_threads : std::max(1, omp_get_num_procs())),
+        // Never more than OMP_THREAD_LIMIT allows: oneDNN splits a product for the threads it
+        // asks for, and getting fewer gave wrong results (seen with OMP_THREAD_LIMIT=1).
+        threads(std::min(n_threads > 0 ? n_threads : std::max(1, omp_get_num_procs()),
+                         std::max(1, omp_get_thread_limit()))),
         half_cross(m.precision() == Precision::kInt8),
         gemm(threads) {
     const std::int64_t d = dims.n_audio_state;

@@ -4,18 +4,20 @@
 // --no-fallback here).
 
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
 
 #include "testing/paths.h"
 
@@ -83,20 +85,12 @@ CliRun run_earshot(const std::vector<std::string>& args, const std::filesystem::
 }
 
 std::vector<std::string> reference_args(const std::filesystem::path& conformance) {
-  return {"transcribe",
-          (conformance / "hello.wav").string(),
-          "--model",
-          (conformance / "micro.ggml.bin").string(),
-          "--language",
-          "en",
-          "--no-condition",
-          "--temperature",
-          "0",
-          "--no-fallback",
+  return {"transcribe", (conformance / "hello.wav").string(), "--model",
+          (conformance / "micro.ggml.bin").string(), "--language", "en", "--no-condition",
+          "--temperature", "0", "--no-fallback",
           // The references are transcribe()'s greedy decoding; the command's default is beam
           // search, as OpenAI's `whisper` command.
-          "--beam-size",
-          "0"};
+          "--beam-size", "0"};
 }
 
 nlohmann::json reference(const std::filesystem::path& conformance, const char* name) {
@@ -184,6 +178,19 @@ TEST(TranscribeCliTest, TextToStdoutAndTimingsWhenVerbose) {
   }
 }
 
+TEST(TranscribeCliTest, AnOpenMpThreadLimitBelowTheThreadsAskedForKeepsTheText) {
+  // With OMP_THREAD_LIMIT=1 and --threads 2, oneDNN once split products for two threads and
+  // got one: wrong text. The engine now asks for no more than the limit.
+  EARSHOT_REQUIRE_CONFORMANCE(conformance);
+  auto args = reference_args(conformance);
+  args.insert(args.end(), {"--threads", "2"});
+  ::setenv("OMP_THREAD_LIMIT", "1", 1);
+  const CliRun run = run_earshot(args, scratch_dir());
+  ::unsetenv("OMP_THREAD_LIMIT");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "action wrestler mixes mixes\n");
+}
+
 TEST(TranscribeCliTest, MissingModelFailsClearly) {
   EARSHOT_REQUIRE_CONFORMANCE(conformance);
   const auto scratch = scratch_dir();
@@ -235,11 +242,11 @@ TEST(TranscribeCliTest, InputsThatWouldOverwriteEachOtherAreRefused) {
 TEST(TranscribeCliTest, WordTimestampsBeamsAndVad) {
   EARSHOT_REQUIRE_CONFORMANCE(conformance);
   // The command's defaults (5 beams, best of 5) with word timestamps and VAD on hello.wav.
-  const CliRun run = run_earshot({"transcribe", (conformance / "hello.wav").string(), "--model",
-                                  (conformance / "micro.ggml.bin").string(), "--language", "en",
-                                  "--word-timestamps", "--vad", "--seed", "3", "-f",
-                                  "verbose_json"},
-                                 scratch_dir());
+  const CliRun run =
+      run_earshot({"transcribe", (conformance / "hello.wav").string(), "--model",
+                   (conformance / "micro.ggml.bin").string(), "--language", "en",
+                   "--word-timestamps", "--vad", "--seed", "3", "-f", "verbose_json"},
+                  scratch_dir());
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const auto json = nlohmann::json::parse(run.out);
   std::size_t words = 0;
@@ -252,10 +259,10 @@ TEST(TranscribeCliTest, WordTimestampsBeamsAndVad) {
   }
   EXPECT_GT(words, 0u) << run.out;
 
-  const CliRun usage = run_earshot({"transcribe", (conformance / "hello.wav").string(), "--model",
-                                    (conformance / "micro.ggml.bin").string(), "--max-line-width",
-                                    "20"},
-                                   scratch_dir());
+  const CliRun usage =
+      run_earshot({"transcribe", (conformance / "hello.wav").string(), "--model",
+                   (conformance / "micro.ggml.bin").string(), "--max-line-width", "20"},
+                  scratch_dir());
   EXPECT_EQ(usage.exit_code, 2) << "line limits shape word cues, which need --word-timestamps";
   EXPECT_NE(usage.err.find("--word-timestamps"), std::string::npos) << usage.err;
 }
