@@ -14,7 +14,6 @@
 #include <cstring>
 #include <limits>
 
-#include "earshot/error.h"
 #include "whisper/ggml_types.h"
 
 namespace earshot::whisper {
@@ -110,45 +109,13 @@ void f32_to_f16(const float* src, std::int64_t count, std::uint16_t* dst) {
 void attention_f16_kv(const float* q, std::int64_t ldq, const std::uint16_t* k, std::int64_t ldk,
                       const std::uint16_t* v, std::int64_t ldv, float* out, std::int64_t ldo,
                       const AttentionShape& shape, std::span<float> scratch, StepWorkers& workers) {
-  if (shape.causal_offset >= 0) {
-    throw Error(ErrorCode::kInternal, "attention_f16_kv: cross-attention only");
+  if (has_avx512() && shape.d_head % 16 == 0) {
+    attention_over(q, ldq, k, ldk, v, ldv, out, ldo, shape, scratch, workers, dot_avx512,
+                   axpy_avx512);
+  } else {
+    attention_over(q, ldq, k, ldk, v, ldv, out, ldo, shape, scratch, workers, dot_generic,
+                   axpy_generic);
   }
-  const bool wide = has_avx512() && shape.d_head % 16 == 0;
-  const auto dot = wide ? dot_avx512 : dot_generic;
-  const auto axpy = wide ? axpy_avx512 : axpy_generic;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(shape.d_head));
-  const std::int64_t tasks = shape.n_head * shape.n_q;
-  auto part = [&](int t, int nt) {
-    float* scores = scratch.data() + static_cast<std::int64_t>(t) * shape.n_kv;
-    const ItemRange range = split_items(tasks, 1, t, nt);
-    for (std::int64_t task = range.begin; task < range.end; ++task) {
-      const std::int64_t head = task / shape.n_q;
-      const std::int64_t i = task % shape.n_q;
-      const std::int64_t column = head * shape.d_head;
-      const float* q_row = q + i * ldq + column;
-      float max_score = -std::numeric_limits<float>::infinity();
-      for (std::int64_t j = 0; j < shape.n_kv; ++j) {
-        scores[j] = dot(q_row, k + j * ldk + column, shape.d_head) * scale;
-        max_score = std::max(max_score, scores[j]);
-      }
-      float total = 0.0f;
-      for (std::int64_t j = 0; j < shape.n_kv; ++j) {
-        scores[j] = std::exp(scores[j] - max_score);
-        total += scores[j];
-      }
-      float* o = out + i * ldo + column;
-      std::fill_n(o, shape.d_head, 0.0f);
-      for (std::int64_t j = 0; j < shape.n_kv; ++j) {
-        axpy(scores[j], v + j * ldv + column, o, shape.d_head);
-      }
-      const float inv_total = 1.0f / total;
-      for (std::int64_t c = 0; c < shape.d_head; ++c) {
-        o[c] *= inv_total;
-      }
-    }
-  };
-  const std::int64_t work = tasks * shape.n_kv * shape.d_head;
-  workers.run(work >= kMinSplitAttentionMacs ? workers.threads() : 1, part);
 }
 
 }  // namespace earshot::whisper

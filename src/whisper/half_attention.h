@@ -16,8 +16,7 @@ namespace earshot::whisper {
 void f32_to_f16(const float* src, std::int64_t count, std::uint16_t* dst);
 
 // attention() of kernels.h with K and V rows of binary16 values (row strides ldk, ldv in
-// values), every query seeing every key (shape.causal_offset must be -1). `scratch` holds
-// workers.threads() * shape.n_kv floats.
+// values). `scratch` holds workers.threads() * shape.n_kv floats.
 void attention_f16_kv(const float* q, std::int64_t ldq, const std::uint16_t* k, std::int64_t ldk,
                       const std::uint16_t* v, std::int64_t ldv, float* out, std::int64_t ldo,
                       const AttentionShape& shape, std::span<float> scratch, StepWorkers& workers);

@@ -3,7 +3,10 @@
 // Element-wise and row-wise kernels of the transformer (the matrix products live in gemm.h).
 // Each has a plain scalar version in `reference`, which the tests hold the fast one to.
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <span>
 
 #include "whisper/step_workers.h"
@@ -38,8 +41,58 @@ void attention(const float* q, std::int64_t ldq, const float* k, std::int64_t ld
                std::int64_t ldv, float* out, std::int64_t ldo, const AttentionShape& shape,
                std::span<float> scratch, StepWorkers& workers);
 
+// attention() over K/V rows of any element type KV: dot(q, k_row, n) and axpy(a, v_row, o, n)
+// read them (f32 here; binary16 in half_attention.cpp).
+template <typename KV, typename Dot, typename Axpy>
+void attention_over(const float* q, std::int64_t ldq, const KV* k, std::int64_t ldk, const KV* v,
+                    std::int64_t ldv, float* out, std::int64_t ldo, const AttentionShape& shape,
+                    std::span<float> scratch, StepWorkers& workers, Dot dot, Axpy axpy);
+
 // Multiply-adds (of q k^T) from which attention() is split over the workers.
 inline constexpr std::int64_t kMinSplitAttentionMacs = std::int64_t{1} << 15;
+
+template <typename KV, typename Dot, typename Axpy>
+void attention_over(const float* q, std::int64_t ldq, const KV* k, std::int64_t ldk, const KV* v,
+                    std::int64_t ldv, float* out, std::int64_t ldo, const AttentionShape& shape,
+                    std::span<float> scratch, StepWorkers& workers, Dot dot, Axpy axpy) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(shape.d_head));
+  const std::int64_t tasks = shape.n_head * shape.n_q;
+  const std::int64_t work = tasks * shape.n_kv * shape.d_head;
+  auto part = [&](int t, int nt) {
+    float* scores = scratch.data() + static_cast<std::int64_t>(t) * shape.n_kv;
+    const ItemRange range = split_items(tasks, 1, t, nt);
+    for (std::int64_t task = range.begin; task < range.end; ++task) {
+      const std::int64_t head = task / shape.n_q;
+      const std::int64_t i = task % shape.n_q;
+      const std::int64_t n_keys =
+          shape.causal_offset >= 0 ? std::min(shape.n_kv, shape.causal_offset + i + 1) : shape.n_kv;
+      const std::int64_t column = head * shape.d_head;
+      const float* q_row = q + i * ldq + column;
+      float max_score = -std::numeric_limits<float>::infinity();
+      for (std::int64_t j = 0; j < n_keys; ++j) {
+        scores[j] = dot(q_row, k + j * ldk + column, shape.d_head) * scale;
+        max_score = std::max(max_score, scores[j]);
+      }
+      float total = 0.0f;
+      for (std::int64_t j = 0; j < n_keys; ++j) {
+        scores[j] = std::exp(scores[j] - max_score);
+        total += scores[j];
+      }
+      float* o = out + i * ldo + column;
+      std::fill_n(o, shape.d_head, 0.0f);
+      for (std::int64_t j = 0; j < n_keys; ++j) {
+        axpy(scores[j], v + j * ldv + column, o, shape.d_head);
+      }
+      const float inv_total = 1.0f / total;
+      for (std::int64_t c = 0; c < shape.d_head; ++c) {
+        o[c] *= inv_total;
+      }
+    }
+  };
+  // A decoder step's cross-attention (n_head x 1500 keys) is bound by reading K and V, which
+  // one core cannot do at the memory's pace.
+  workers.run(work >= kMinSplitAttentionMacs ? workers.threads() : 1, part);
+}
 
 namespace reference {
 

@@ -103,9 +103,9 @@ struct WhisperState::Impl {
   std::vector<std::uint16_t> cross_k16, cross_v16;
   // Attention of n query rows (dec_q) over layer l's cross K/V, into dec_attn.
   void cross_attention(std::size_t l, std::int64_t n, std::span<float> scratch);
-  // Layer l's cross K (and V) as f32: stored, or converted into enc_k (enc_v) when binary16.
-  const float* cross_k_f32(std::size_t l);
-  const float* cross_v_f32(std::size_t l);
+  // Layer l of cross K or V as f32: as stored, or converted into `converted` when binary16.
+  const float* cross_f32(const std::vector<float>& f32, const std::vector<std::uint16_t>& f16,
+                         std::size_t l, std::vector<float>& converted);
   std::vector<float> self_k, self_v;
   int n_past = 0;
 
@@ -328,24 +328,16 @@ const Model& WhisperState::model() const {
   return impl_->model;
 }
 
-const float* WhisperState::Impl::cross_k_f32(std::size_t l) {
+const float* WhisperState::Impl::cross_f32(const std::vector<float>& f32,
+                                           const std::vector<std::uint16_t>& f16, std::size_t l,
+                                           std::vector<float>& converted) {
   const std::size_t count = size(dims.n_audio_ctx, dims.n_text_state);
   if (!half_cross) {
-    return cross_k.data() + l * count;
+    return f32.data() + l * count;
   }
-  f16_to_f32(reinterpret_cast<const std::uint8_t*>(cross_k16.data() + l * count),
-             static_cast<std::int64_t>(count), enc_k.data());
-  return enc_k.data();
-}
-
-const float* WhisperState::Impl::cross_v_f32(std::size_t l) {
-  const std::size_t count = size(dims.n_audio_ctx, dims.n_text_state);
-  if (!half_cross) {
-    return cross_v.data() + l * count;
-  }
-  f16_to_f32(reinterpret_cast<const std::uint8_t*>(cross_v16.data() + l * count),
-             static_cast<std::int64_t>(count), enc_v.data());
-  return enc_v.data();
+  f16_to_f32(reinterpret_cast<const std::uint8_t*>(f16.data() + l * count),
+             static_cast<std::int64_t>(count), converted.data());
+  return converted.data();
 }
 
 void WhisperState::Impl::cross_attention(std::size_t l, std::int64_t n, std::span<float> scratch) {
@@ -353,8 +345,8 @@ void WhisperState::Impl::cross_attention(std::size_t l, std::int64_t n, std::spa
   const std::int64_t ctx = dims.n_audio_ctx;
   if (n > kMaxGemvRows) {
     // Many query rows (a prompt): the backend's batched products over f32 K/V.
-    const float* k = cross_k_f32(l);
-    const float* v = cross_v_f32(l);
+    const float* k = cross_f32(cross_k, cross_k16, l, enc_k);
+    const float* v = cross_f32(cross_v, cross_v16, l, enc_v);
     full_attention(dec_q.data(), n, k, v, ctx, dims.n_text_head, d, dec_attn.data());
     return;
   }
@@ -381,7 +373,7 @@ void WhisperState::Impl::capture_cross_scores(std::size_t layer, std::int64_t n)
   const std::int64_t ctx = dims.n_audio_ctx;
   const std::int64_t d_head = d / dims.n_text_head;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d_head));
-  const float* k = cross_k_f32(layer);
+  const float* k = cross_f32(cross_k, cross_k16, layer, enc_k);
   for (std::size_t p = 0; p < capture_heads.size(); ++p) {
     if (capture_heads[p].first != static_cast<int>(layer)) {
       continue;
