@@ -66,16 +66,7 @@ std::string tls_exchange(unsigned short port, const std::string& bytes,
   stream.handshake(net::ssl::stream_base::client);
   net::write(stream, net::buffer(bytes));
   beast::get_lowest_layer(stream).expires_after(timeout);
-  std::string out;
-  std::array<char, 4096> buf{};
-  std::function<void(beast::error_code, std::size_t)> on_read = [&](beast::error_code e,
-                                                                    std::size_t n) {
-    out.append(buf.data(), n);
-    if (!e) stream.async_read_some(net::buffer(buf), on_read);
-  };
-  stream.async_read_some(net::buffer(buf), on_read);
-  ioc.run();
-  return out;
+  return read_until_closed(ioc, stream);
 }
 
 // A body that stops after 10 of its 1000 bytes.

@@ -81,16 +81,7 @@ std::string raw_exchange(unsigned short port, const std::string& bytes,
   stream.expires_after(timeout);
   beast::error_code ec;
   net::write(stream.socket(), net::buffer(bytes), ec);
-  std::string out;
-  std::array<char, 4096> buf{};
-  std::function<void(beast::error_code, std::size_t)> on_read = [&](beast::error_code e,
-                                                                    std::size_t n) {
-    out.append(buf.data(), n);
-    if (!e) stream.async_read_some(net::buffer(buf), on_read);
-  };
-  stream.async_read_some(net::buffer(buf), on_read);
-  ioc.run();
-  return out;
+  return read_until_closed(ioc, stream);
 }
 
 }  // namespace earshot::testing

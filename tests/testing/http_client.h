@@ -3,7 +3,9 @@
 // A small blocking HTTP/1.1 client (Boost.Beast) for integration tests, plus raw-socket
 // helpers for the cases a well-behaved client cannot express.
 
+#include <array>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,5 +53,21 @@ HttpResult http_request(unsigned short port, const std::string& method, const st
 // Sends raw bytes, then reads until the server closes or `timeout` passes; returns what came.
 std::string raw_exchange(unsigned short port, const std::string& bytes,
                          std::chrono::milliseconds timeout);
+
+// Reads from `stream` (connected, request written) until the peer closes or the stream's
+// deadline passes, running `ioc`; everything received. For plain and TLS streams alike.
+template <typename Stream>
+std::string read_until_closed(boost::asio::io_context& ioc, Stream& stream) {
+  std::string out;
+  std::array<char, 4096> buf{};
+  std::function<void(boost::beast::error_code, std::size_t)> on_read =
+      [&](boost::beast::error_code e, std::size_t n) {
+        out.append(buf.data(), n);
+        if (!e) stream.async_read_some(boost::asio::buffer(buf), on_read);
+      };
+  stream.async_read_some(boost::asio::buffer(buf), on_read);
+  ioc.run();
+  return out;
+}
 
 }  // namespace earshot::testing
