@@ -15,6 +15,9 @@ constexpr std::string_view kTooManyConnections =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
     "Retry-After: 1\r\nContent-Length: 53\r\n\r\n{\"Error\":\"Too many open "
     "connections\",\"status\":\"failed\"}";
+// After the shutdown grace: how long the 503s given to requests still in flight have to be
+// written before every connection is closed.
+constexpr std::chrono::seconds kLastAnswersTime{3};
 
 }  // namespace
 
@@ -196,9 +199,23 @@ void HttpServer::shutdown() {
           if (auto s = weak.lock()) left.push_back(std::move(s));
         }
       }
-      log_->warn("shutdown deadline reached; closing {} connection(s)", left.size());
-      for (auto& s : left) s->close_now();
-      finish_shutdown();
+      log_->warn("shutdown deadline reached; answering and closing {} connection(s)", left.size());
+      // Requests still in flight are answered 503 now; their answers get a short moment to
+      // be written, then whatever is left is closed.
+      for (auto& s : left) s->end_for_shutdown();
+      shutdown_timer_->expires_after(kLastAnswersTime);
+      shutdown_timer_->async_wait([this](beast::error_code e) {
+        if (e) return;
+        std::vector<std::shared_ptr<Session>> stuck;
+        {
+          std::lock_guard lock(sessions_mutex_);
+          for (auto& [ptr, weak] : sessions_) {
+            if (auto s = weak.lock()) stuck.push_back(std::move(s));
+          }
+        }
+        for (auto& s : stuck) s->close_now();
+        finish_shutdown();
+      });
     });
   });
 }

@@ -104,6 +104,40 @@ void BasicHttpSession<Stream>::close_if_idle() {
 }
 
 template <class Stream>
+void BasicHttpSession<Stream>::end_for_shutdown() {
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+    if (self->closed_) return;
+    if (!self->in_flight_) {
+      self->force_close();
+      return;
+    }
+    self->shutdown_cut_ = true;
+    self->close_after_write_ = true;
+    const ErrorStyle style =
+        self->route_ != nullptr ? self->route_->error_style : ErrorStyle::kOriginal;
+    if (self->deadline_phase_ == Phase::kBody) {
+      // Still reading the body: the read is cancelled and on_body answers 503.
+      self->disarm_deadline();
+      beast::error_code ec;
+      self->lowest().socket().cancel(ec);
+      return;
+    }
+    if (auto exchange = self->exchange_.lock(); exchange && exchange->claim()) {
+      // Dispatched and not answered yet: answer now; the handler's answer is dropped.
+      self->server_.log().warn(
+          "{} \"{} {}\" still running at the end of the shutdown grace; "
+          "answered 503",
+          self->context_.remote, self->method_, self->context_.path);
+      if (self->client_gone_) self->client_gone_->store(true);
+      self->reject(http::status::service_unavailable, "The server is shutting down", style);
+      return;
+    }
+    // An answer is on its way or being written: bound what is left of it.
+    self->lowest().expires_after(kTimeoutAnswerTime);
+  });
+}
+
+template <class Stream>
 void BasicHttpSession<Stream>::close_now() {
   net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->force_close(); });
 }
@@ -345,7 +379,7 @@ void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
     net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                      [self = this->shared_from_this()](beast::error_code e, std::size_t) {
                        if (self->closed_) return;
-                       if (self->body_timed_out_) {
+                       if (self->body_timed_out_ || self->shutdown_cut_) {
                          self->on_body(net::error::operation_aborted);
                          return;
                        }
@@ -376,6 +410,14 @@ void BasicHttpSession<Stream>::on_body(beast::error_code ec) {
   if (body_timed_out_) {
     close_after_write_ = true;
     reject(http::status::request_timeout, "Request body not received in time", style);
+    return;
+  }
+  if (shutdown_cut_) {
+    server_.log().warn(
+        "{} \"{} {}\" body still uploading at the end of the shutdown grace; "
+        "answered 503",
+        context_.remote, method_, context_.path);
+    reject(http::status::service_unavailable, "The server is shutting down", style);
     return;
   }
   disarm_deadline();
@@ -426,6 +468,8 @@ class SessionExchange final : public Exchange {
     if (!streaming_ || finished_.exchange(true)) return;
     post([](HttpSession& s) { s.stream_finish(); });
   }
+  // Takes the right to answer from the handler (true when nobody had answered yet).
+  bool claim() { return !answered_.exchange(true); }
   std::shared_ptr<std::atomic<bool>> client_gone() const override { return gone_; }
 
  private:
@@ -449,6 +493,7 @@ void BasicHttpSession<Stream>::dispatch() {
   client_gone_ = std::make_shared<std::atomic<bool>>(false);
   auto exchange =
       std::make_shared<SessionExchange<BasicHttpSession>>(this->shared_from_this(), client_gone_);
+  exchange_ = exchange;
   watch_disconnect();
   try {
     route_->handler(req, context_, exchange);
@@ -546,7 +591,9 @@ template <class Stream>
 void BasicHttpSession<Stream>::write_next_chunk() {
   if (stream_writing_ || stream_queue_.empty() || closed_) return;
   stream_writing_ = true;
-  lowest().expires_after(server_.config().body_timeout);
+  lowest().expires_after(shutdown_cut_ ? std::min<std::chrono::milliseconds>(
+                                             kTimeoutAnswerTime, server_.config().body_timeout)
+                                       : server_.config().body_timeout);
   net::async_write(stream_, net::buffer(stream_queue_.front()),
                    [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                      self->stream_writing_ = false;
@@ -605,9 +652,10 @@ void BasicHttpSession<Stream>::send(Response&& res) {
     res.content_length(length);
   }
   response_ = std::make_shared<Response>(std::move(res));
-  lowest().expires_after(body_timed_out_ ? std::min<std::chrono::milliseconds>(
-                                               kTimeoutAnswerTime, server_.config().body_timeout)
-                                         : server_.config().body_timeout);
+  lowest().expires_after(
+      body_timed_out_ || shutdown_cut_
+          ? std::min<std::chrono::milliseconds>(kTimeoutAnswerTime, server_.config().body_timeout)
+          : server_.config().body_timeout);
   http::async_write(stream_, *response_,
                     [self = this->shared_from_this()](beast::error_code ec, std::size_t bytes) {
                       self->on_write(ec, bytes);
@@ -632,6 +680,7 @@ void BasicHttpSession<Stream>::on_write(beast::error_code ec, std::size_t bytes)
 template <class Stream>
 void BasicHttpSession<Stream>::request_done() {
   in_flight_ = false;
+  exchange_.reset();
   client_gone_.reset();
   if (close_after_write_ || server_.shutting_down()) {
     close_gracefully();

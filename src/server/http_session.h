@@ -33,6 +33,10 @@ class Session {
   virtual void start() = 0;
   // Called on shutdown: closes the connection unless a request is in flight.
   virtual void close_if_idle() = 0;
+  // Called when the shutdown grace has ended (from any thread): a request still being read
+  // or handled is answered 503 at once (a handler's later answer is dropped), an answer
+  // already being written gets a short moment to finish, anything else is closed.
+  virtual void end_for_shutdown() = 0;
   // Closes the connection whatever it is doing (from any thread).
   virtual void close_now() = 0;
 };
@@ -59,6 +63,7 @@ class BasicHttpSession final : public Session,
 
   void start() override;
   void close_if_idle() override;
+  void end_for_shutdown() override;
   void close_now() override;
 
  private:
@@ -106,6 +111,7 @@ class BasicHttpSession final : public Session,
   std::uint64_t deadline_generation_ = 0;  // a deadline that fires after being replaced is stale
   bool handshake_done_ = !kTls;
   bool body_timed_out_ = false;  // the body deadline passed: the answer is 408
+  bool shutdown_cut_ = false;    // the shutdown grace ended: the answer is 503, written quickly
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> response_;
   RequestContext context_;
@@ -114,6 +120,8 @@ class BasicHttpSession final : public Session,
   std::string method_;
   std::chrono::steady_clock::time_point started_;
   bool in_flight_ = false;  // a request has been read and not yet fully answered
+  // The handler's Exchange while the request is dispatched and unanswered.
+  std::weak_ptr<SessionExchange<BasicHttpSession>> exchange_;
   std::shared_ptr<std::atomic<bool>> client_gone_;
   bool watching_ = false;
   std::uint64_t watch_generation_ = 0;

@@ -4,8 +4,11 @@
 
 #include <array>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <functional>
+#include <future>
+#include <thread>
 
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/ssl.hpp>
@@ -199,6 +202,29 @@ TEST(Limits, StalledBodyGets408JsonAtTheBodyDeadlineThenClose) {
   // The server goes on serving.
   EXPECT_EQ(http_request(server.port(), "GET", "/ping", {{"Authorization", "Token token1"}}).status,
             200);
+}
+
+TEST(Limits, BodyStillUploadingWhenTheShutdownGraceEndsGets503) {
+  ServerProcess server(make_config({"token1"}, R"("body_timeout": 60, "shutdown_grace": 1)"));
+  const auto start = Clock::now();
+  auto reply = std::async(std::launch::async, [&] {
+    return split(raw_exchange(server.port(), stalled_body_request("/stt"), 20s));
+  });
+  // The header has long been read when the signal comes; the body never completes.
+  std::this_thread::sleep_for(500ms);
+  server.signal(SIGTERM);
+  const auto answer = reply.get();
+  const auto waited = Clock::now() - start;
+  EXPECT_NE(answer.head.find("HTTP/1.1 503"), std::string::npos) << answer.head;
+  EXPECT_NE(answer.head.find("Connection: close"), std::string::npos) << answer.head;
+  EXPECT_EQ(json::parse(answer.body),
+            json::parse(R"({"Error":"The server is shutting down","status":"failed"})"));
+  EXPECT_LT(waited, 6s);  // at the end of the grace, not at the body deadline
+  EXPECT_EQ(server.wait_exit(10s), 0);
+  EXPECT_NE(
+      server.log().find("body still uploading at the end of the shutdown grace; answered 503"),
+      std::string::npos)
+      << server.log();
 }
 
 TEST(Limits, StalledHeaderIsClosedAtTheHeaderDeadlineAndLoggedOnce) {
