@@ -80,15 +80,25 @@ void JobQueue::shutdown(std::chrono::steady_clock::time_point deadline) {
   stopping_ = true;
   deadline_ = deadline;
   wake_.notify_all();
-  // At the deadline: what is still queued is dropped by the workers (they see `late`), and
-  // running jobs are asked to stop at their next decoder step.
+  // At the deadline: what is still queued is dropped here and now (busy workers would only
+  // reach it after their running job), and running jobs are asked to stop at their next
+  // decoder step.
   deadline_thread_ = std::thread([this] {
     std::unique_lock l(mutex_);
     while (running_ > 0 || !queue_.empty()) {
       if (wake_.wait_until(l, deadline_) == std::cv_status::timeout ||
           std::chrono::steady_clock::now() >= deadline_) {
         for (auto& c : running_cancels_) c->store(true);
-        for (auto& j : queue_) j.cancel->store(true);
+        std::deque<Job> late;
+        late.swap(queue_);
+        for (auto& j : late) release(j.token_label);
+        l.unlock();
+        for (auto& j : late) {
+          try {
+            j.drop("the server is shutting down");
+          } catch (...) {
+          }
+        }
         break;
       }
     }

@@ -131,6 +131,28 @@ TEST(JobQueue, ShutdownDeadlineCancelsRunningAndDropsQueued) {
   for (const auto& r : o.reasons) EXPECT_EQ(r, "the server is shutting down");
 }
 
+TEST(JobQueue, QueuedJobsAreDroppedAtTheDeadlineEvenWhileTheWorkerIsBusy) {
+  Outcomes o;
+  Gate gate;
+  JobQueue q({.workers = 1, .max_queued = 10, .max_jobs_per_token = 0});
+  // A running job slow to notice its cancellation (an encoder pass between decoder steps).
+  q.submit(counting_job(o, "t", [&](Job&) { gate.opened.wait(); }));
+  for (int i = 0; i < 3; ++i) q.submit(counting_job(o));
+  while (q.running() == 0) std::this_thread::sleep_for(1ms);
+  q.shutdown(std::chrono::steady_clock::now() + 50ms);
+  // The queued jobs are answered at the deadline, not when the worker is free again.
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (o.dropped.load() < 3 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(o.dropped.load(), 3);
+  EXPECT_EQ(o.ran.load(), 0);
+  EXPECT_EQ(q.queued(), 0u);
+  gate.open.set_value();
+  q.join();
+  EXPECT_EQ(o.ran.load(), 1);
+  EXPECT_EQ(o.dropped.load(), 3);
+}
+
 TEST(JobQueue, AThrowingJobIsAnsweredByDrop) {
   Outcomes o;
   {
