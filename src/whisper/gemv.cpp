@@ -11,17 +11,20 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 #include "whisper/ggml_types.h"
 
 namespace earshot::whisper {
 namespace {
 
-// Output columns computed together: each loaded x vector is reused this many times.
-constexpr std::int64_t kColumnBlock = 4;
+// Threads split the output columns in multiples of this (a multiple of every kernel's
+// column block, so that only the last range has a remainder).
+constexpr std::int64_t kColumnBlock = 8;
 
 float gelu_erf(float v) {
   return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
@@ -75,48 +78,60 @@ void columns_generic(const float* x, std::int64_t m, std::int64_t k, std::int64_
   }
 }
 
-__attribute__((target("avx512f"))) inline __m512 load16_avx512(const WeightMatrix& w,
-                                                               std::int64_t index) {
-  if (w.s8 != nullptr) {
-    return _mm512_cvtepi32_ps(
-        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.s8 + index))));
-  }
-  if (w.f32 != nullptr) {
-    return _mm512_loadu_ps(w.f32 + index);
-  }
-  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.f16 + 2 * index)));
+// How a matrix stores its weights; the kernels are instantiated per storage type so that the
+// inner loop has no branch on it.
+enum class Storage { kF32, kF16, kS8 };
+
+Storage storage_of(const WeightMatrix& w) {
+  if (w.s8 != nullptr) return Storage::kS8;
+  return w.f32 != nullptr ? Storage::kF32 : Storage::kF16;
 }
 
-// Columns [j0, j1) for every row, 16 lanes of k at a time, kColumnBlock columns together.
-__attribute__((target("avx512f"))) void columns_avx512(const float* x, std::int64_t m,
-                                                       std::int64_t k, std::int64_t ldx,
-                                                       const WeightMatrix& w, std::int64_t j0,
-                                                       std::int64_t j1, float* y, std::int64_t ldy,
-                                                       const float* bias, bool gelu,
-                                                       bool accumulate) {
+template <Storage S>
+__attribute__((target("avx512f"))) inline __m512 load16_avx512(const WeightMatrix& w,
+                                                               std::int64_t index) {
+  if constexpr (S == Storage::kS8) {
+    return _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.s8 + index))));
+  } else if constexpr (S == Storage::kF32) {
+    return _mm512_loadu_ps(w.f32 + index);
+  } else {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.f16 + 2 * index)));
+  }
+}
+
+// Columns [j0, j1) for M rows, 16 lanes of k at a time, C columns together. M and C are
+// compile-time so that the M x C accumulators live in registers (a run-time row count kept
+// them on the stack, and every multiply-add became a load and a store). Each column's sum
+// runs in the same order whatever M and C are, so results do not depend on the row count.
+template <Storage S, int M, int C>
+__attribute__((target("avx512f"))) void columns_avx512(const float* x, std::int64_t k,
+                                                       std::int64_t ldx, const WeightMatrix& w,
+                                                       std::int64_t j0, std::int64_t j1, float* y,
+                                                       std::int64_t ldy, const float* bias,
+                                                       bool gelu, bool accumulate) {
   const std::int64_t k16 = k / 16 * 16;
   std::int64_t j = j0;
-  for (; j + kColumnBlock <= j1; j += kColumnBlock) {
-    __m512 acc[kMaxGemvRows][kColumnBlock];
-    for (std::int64_t i = 0; i < m; ++i) {
-      for (std::int64_t c = 0; c < kColumnBlock; ++c) {
-        acc[i][c] = _mm512_setzero_ps();
-      }
+  for (; j + C <= j1; j += C) {
+    __m512 acc[M][C];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) {
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) acc[i][c] = _mm512_setzero_ps();
     }
     for (std::int64_t l = 0; l < k16; l += 16) {
-      __m512 wv[kColumnBlock];
-      for (std::int64_t c = 0; c < kColumnBlock; ++c) {
-        wv[c] = load16_avx512(w, (j + c) * k + l);
-      }
-      for (std::int64_t i = 0; i < m; ++i) {
+      __m512 wv[C];
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) wv[c] = load16_avx512<S>(w, (j + c) * k + l);
+#pragma GCC unroll 8
+      for (int i = 0; i < M; ++i) {
         const __m512 xv = _mm512_loadu_ps(x + i * ldx + l);
-        for (std::int64_t c = 0; c < kColumnBlock; ++c) {
-          acc[i][c] = _mm512_fmadd_ps(xv, wv[c], acc[i][c]);
-        }
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) acc[i][c] = _mm512_fmadd_ps(xv, wv[c], acc[i][c]);
       }
     }
-    for (std::int64_t i = 0; i < m; ++i) {
-      for (std::int64_t c = 0; c < kColumnBlock; ++c) {
+    for (int i = 0; i < M; ++i) {
+      for (int c = 0; c < C; ++c) {
         float sum = _mm512_reduce_add_ps(acc[i][c]);
         for (std::int64_t l = k16; l < k; ++l) {
           sum += x[i * ldx + l] * load_weight(w, (j + c) * k + l);
@@ -125,19 +140,20 @@ __attribute__((target("avx512f"))) void columns_avx512(const float* x, std::int6
       }
     }
   }
-  columns_generic(x, m, k, ldx, w, j, j1, y, ldy, bias, gelu, accumulate);
+  columns_generic(x, M, k, ldx, w, j, j1, y, ldy, bias, gelu, accumulate);
 }
 
+template <Storage S>
 __attribute__((target("avx2,fma,f16c"))) inline __m256 load8_avx2(const WeightMatrix& w,
                                                                   std::int64_t index) {
-  if (w.s8 != nullptr) {
+  if constexpr (S == Storage::kS8) {
     return _mm256_cvtepi32_ps(
         _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w.s8 + index))));
-  }
-  if (w.f32 != nullptr) {
+  } else if constexpr (S == Storage::kF32) {
     return _mm256_loadu_ps(w.f32 + index);
+  } else {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.f16 + 2 * index)));
   }
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.f16 + 2 * index)));
 }
 
 __attribute__((target("avx2,fma,f16c"))) float reduce8(__m256 v) {
@@ -146,35 +162,33 @@ __attribute__((target("avx2,fma,f16c"))) float reduce8(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 
-__attribute__((target("avx2,fma,f16c"))) void columns_avx2(const float* x, std::int64_t m,
-                                                           std::int64_t k, std::int64_t ldx,
-                                                           const WeightMatrix& w, std::int64_t j0,
-                                                           std::int64_t j1, float* y,
-                                                           std::int64_t ldy, const float* bias,
-                                                           bool gelu, bool accumulate) {
+// columns_avx512 with 8 lanes (16 registers: fewer columns together).
+template <Storage S, int M, int C>
+__attribute__((target("avx2,fma,f16c"))) void columns_avx2(
+    const float* x, std::int64_t k, std::int64_t ldx, const WeightMatrix& w, std::int64_t j0,
+    std::int64_t j1, float* y, std::int64_t ldy, const float* bias, bool gelu, bool accumulate) {
   const std::int64_t k8 = k / 8 * 8;
   std::int64_t j = j0;
-  for (; j + kColumnBlock <= j1; j += kColumnBlock) {
-    __m256 acc[kMaxGemvRows][kColumnBlock];
-    for (std::int64_t i = 0; i < m; ++i) {
-      for (std::int64_t c = 0; c < kColumnBlock; ++c) {
-        acc[i][c] = _mm256_setzero_ps();
-      }
+  for (; j + C <= j1; j += C) {
+    __m256 acc[M][C];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) {
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) acc[i][c] = _mm256_setzero_ps();
     }
     for (std::int64_t l = 0; l < k8; l += 8) {
-      __m256 wv[kColumnBlock];
-      for (std::int64_t c = 0; c < kColumnBlock; ++c) {
-        wv[c] = load8_avx2(w, (j + c) * k + l);
-      }
-      for (std::int64_t i = 0; i < m; ++i) {
+      __m256 wv[C];
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) wv[c] = load8_avx2<S>(w, (j + c) * k + l);
+#pragma GCC unroll 8
+      for (int i = 0; i < M; ++i) {
         const __m256 xv = _mm256_loadu_ps(x + i * ldx + l);
-        for (std::int64_t c = 0; c < kColumnBlock; ++c) {
-          acc[i][c] = _mm256_fmadd_ps(xv, wv[c], acc[i][c]);
-        }
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) acc[i][c] = _mm256_fmadd_ps(xv, wv[c], acc[i][c]);
       }
     }
-    for (std::int64_t i = 0; i < m; ++i) {
-      for (std::int64_t c = 0; c < kColumnBlock; ++c) {
+    for (int i = 0; i < M; ++i) {
+      for (int c = 0; c < C; ++c) {
         float sum = reduce8(acc[i][c]);
         for (std::int64_t l = k8; l < k; ++l) {
           sum += x[i * ldx + l] * load_weight(w, (j + c) * k + l);
@@ -183,24 +197,53 @@ __attribute__((target("avx2,fma,f16c"))) void columns_avx2(const float* x, std::
       }
     }
   }
-  columns_generic(x, m, k, ldx, w, j, j1, y, ldy, bias, gelu, accumulate);
+  columns_generic(x, M, k, ldx, w, j, j1, y, ldy, bias, gelu, accumulate);
 }
 
-using ColumnsKernel = void (*)(const float*, std::int64_t, std::int64_t, std::int64_t,
-                               const WeightMatrix&, std::int64_t, std::int64_t, float*,
-                               std::int64_t, const float*, bool, bool);
+using ColumnsKernel = void (*)(const float*, std::int64_t, std::int64_t, const WeightMatrix&,
+                               std::int64_t, std::int64_t, float*, std::int64_t, const float*, bool,
+                               bool);
+
+// Columns computed together for M rows: enough independent sums to hide the multiply-add
+// latency, few enough that accumulators, weights and x fit in the 32 (AVX-512) or 16 (AVX2)
+// vector registers.
+constexpr int avx512_columns(int m) {
+  return m <= 2 ? 8 : m <= 5 ? 4 : 2;
+}
+constexpr int avx2_columns(int m) {
+  return m <= 1 ? 4 : m <= 4 ? 2 : 1;
+}
+
+template <Storage S, int... Ms>
+constexpr std::array<ColumnsKernel, kMaxGemvRows> avx512_table(
+    std::integer_sequence<int, Ms...> /*rows*/) {
+  return {&columns_avx512<S, Ms + 1, avx512_columns(Ms + 1)>...};
+}
+template <Storage S, int... Ms>
+constexpr std::array<ColumnsKernel, kMaxGemvRows> avx2_table(
+    std::integer_sequence<int, Ms...> /*rows*/) {
+  return {&columns_avx2<S, Ms + 1, avx2_columns(Ms + 1)>...};
+}
+
+using KernelTable = std::array<std::array<ColumnsKernel, kMaxGemvRows>, 3>;  // [storage][m-1]
 
 struct Dispatch {
-  ColumnsKernel kernel = columns_generic;
+  KernelTable kernels{};
+  bool vector = false;
   const char* isa = "generic";
   Dispatch() {
     __builtin_cpu_init();
+    constexpr auto rows = std::make_integer_sequence<int, kMaxGemvRows>{};
     if (__builtin_cpu_supports("avx512f") != 0) {
-      kernel = columns_avx512;
+      kernels = {avx512_table<Storage::kF32>(rows), avx512_table<Storage::kF16>(rows),
+                 avx512_table<Storage::kS8>(rows)};
+      vector = true;
       isa = "avx512";
     } else if (__builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0) {
       // Every CPU with AVX2 and FMA has F16C.
-      kernel = columns_avx2;
+      kernels = {avx2_table<Storage::kF32>(rows), avx2_table<Storage::kF16>(rows),
+                 avx2_table<Storage::kS8>(rows)};
+      vector = true;
       isa = "avx2";
     }
   }
@@ -231,13 +274,20 @@ __attribute__((target("avx512f"))) void f16_to_f32_avx512(const std::uint8_t* sr
 void gemv_linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
                  const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy,
                  const float* bias, bool gelu, bool accumulate, StepWorkers& workers) {
-  const ColumnsKernel kernel = dispatch().kernel;
+  const Dispatch& d = dispatch();
+  const ColumnsKernel kernel =
+      d.vector && m >= 1 && m <= kMaxGemvRows
+          ? d.kernels[static_cast<std::size_t>(storage_of(w))][static_cast<std::size_t>(m - 1)]
+          : nullptr;
   // One contiguous range of whole column blocks per thread: each streams its own part of
   // the weights.
   auto part = [&](int t, int nt) {
     const ItemRange r = split_items(n, kColumnBlock, t, nt);
-    if (r.begin < r.end) {
-      kernel(x, m, k, ldx, w, r.begin, r.end, y, ldy, bias, gelu, accumulate);
+    if (r.begin >= r.end) return;
+    if (kernel != nullptr) {
+      kernel(x, k, ldx, w, r.begin, r.end, y, ldy, bias, gelu, accumulate);
+    } else {
+      columns_generic(x, m, k, ldx, w, r.begin, r.end, y, ldy, bias, gelu, accumulate);
     }
   };
   workers.run(n * k >= kMinSplitWeights ? workers.threads() : 1, part);

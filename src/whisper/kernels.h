@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <type_traits>
 
+#include "whisper/attention_rows.h"
 #include "whisper/step_workers.h"
 
 namespace earshot::whisper {
@@ -42,7 +44,8 @@ void attention(const float* q, std::int64_t ldq, const float* k, std::int64_t ld
                std::span<float> scratch, StepWorkers& workers);
 
 // attention() over K/V rows of any element type KV: dot(q, k_row, n) and axpy(a, v_row, o, n)
-// read them (f32 here; binary16 in half_attention.cpp).
+// read them (f32 here; binary16 in half_attention.cpp). Where the CPU has AVX-512, f32 and
+// binary16 rows go through attend_row instead.
 template <typename KV, typename Dot, typename Axpy>
 void attention_over(const float* q, std::int64_t ldq, const KV* k, std::int64_t ldk, const KV* v,
                     std::int64_t ldv, float* out, std::int64_t ldo, const AttentionShape& shape,
@@ -68,6 +71,13 @@ void attention_over(const float* q, std::int64_t ldq, const KV* k, std::int64_t 
           shape.causal_offset >= 0 ? std::min(shape.n_kv, shape.causal_offset + i + 1) : shape.n_kv;
       const std::int64_t column = head * shape.d_head;
       const float* q_row = q + i * ldq + column;
+      float* o = out + i * ldo + column;
+      if constexpr (std::is_same_v<KV, float> || std::is_same_v<KV, std::uint16_t>) {
+        if (attend_row(q_row, k + column, ldk, v + column, ldv, n_keys, shape.d_head, scale, scores,
+                       o)) {
+          continue;
+        }
+      }
       float max_score = -std::numeric_limits<float>::infinity();
       for (std::int64_t j = 0; j < n_keys; ++j) {
         scores[j] = dot(q_row, k + j * ldk + column, shape.d_head) * scale;
@@ -78,7 +88,6 @@ void attention_over(const float* q, std::int64_t ldq, const KV* k, std::int64_t 
         scores[j] = std::exp(scores[j] - max_score);
         total += scores[j];
       }
-      float* o = out + i * ldo + column;
       std::fill_n(o, shape.d_head, 0.0f);
       for (std::int64_t j = 0; j < n_keys; ++j) {
         axpy(scores[j], v + j * ldv + column, o, shape.d_head);

@@ -143,6 +143,28 @@ TEST(Kernels, CausalAndFullAttentionMatchScalar) {
   }
 }
 
+TEST(Kernels, DecoderHeadSizeAttentionMatchesScalarWithFlatAndPeakedScores) {
+  // Whisper's heads have 64 columns; `peak` scales q so that a few keys take all the weight
+  // and most weights underflow to 0.
+  const int heads = 2, d_head = 64, d = heads * d_head;
+  for (const float peak : {1.0f, 40.0f}) {
+    for (const int n_kv : {1, 15, 16, 33, 1500}) {
+      const int n_q = 3;
+      const auto q = random_values(static_cast<std::size_t>(n_q * d), 21, peak);
+      const auto k = random_values(static_cast<std::size_t>(n_kv * d), 22, 1.0f);
+      const auto v = random_values(static_cast<std::size_t>(n_kv * d), 23);
+      const AttentionShape shape{n_q, n_kv, heads, d_head, -1};
+      std::vector<float> fast(static_cast<std::size_t>(n_q * d));
+      std::vector<float> slow(fast.size());
+      std::vector<float> scratch(static_cast<std::size_t>(2 * n_kv));
+      StepWorkers workers(2);
+      attention(q.data(), d, k.data(), d, v.data(), d, fast.data(), d, shape, scratch, workers);
+      reference::attention(q.data(), d, k.data(), d, v.data(), d, slow.data(), d, shape);
+      EXPECT_LE(compare_arrays(fast, slow).max_abs, 2e-6) << peak << " " << n_kv;
+    }
+  }
+}
+
 TEST(Kernels, CausalAttentionIgnoresFutureKeys) {
   // Changing keys/values beyond a query's position must not change its output.
   const int heads = 2, d_head = 8, d = 16, n = 6;
