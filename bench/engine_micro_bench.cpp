@@ -2,6 +2,7 @@
 // wide; 1500 encoder frames; 51865-token vocabulary) and of the machine's FMA peak. Each
 // reports FLOP/s as a counter so that runs read as fractions of the peak.
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -9,6 +10,7 @@
 #include <benchmark/benchmark.h>
 
 #include "machine_peak.h"
+#include "whisper/fused_attention.h"
 #include "whisper/gemm.h"
 #include "whisper/kernels.h"
 #include "whisper/model.h"
@@ -134,7 +136,8 @@ BENCHMARK(BM_Gemv)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-// Encoder self-attention over 1500 frames: args d, heads, threads.
+// Encoder self-attention over 1500 frames: args d, heads, threads, fused (fused_attention, or
+// the backend's batched products and softmax).
 void BM_EncoderAttention(benchmark::State& state) {
   const std::int64_t d = state.range(0);
   const std::int64_t heads = state.range(1);
@@ -143,20 +146,24 @@ void BM_EncoderAttention(benchmark::State& state) {
   const auto k = random_values(static_cast<std::size_t>(kFrames * d), 4);
   const auto v = random_values(static_cast<std::size_t>(kFrames * d), 5);
   std::vector<float> out(static_cast<std::size_t>(kFrames * d));
-  std::vector<float> scores(
-      static_cast<std::size_t>(heads * earshot::whisper::kAttentionQueryBlock * kFrames));
+  std::vector<float> scores(static_cast<std::size_t>(
+      std::max(heads * earshot::whisper::kAttentionQueryBlock * kFrames,
+               earshot::whisper::fused_attention_scratch(kFrames, d, gemm.threads()))));
   for (auto _ : state) {
     earshot::whisper::blocked_attention(gemm, q.data(), kFrames, k.data(), v.data(), kFrames, heads,
-                                        d, out.data(), scores);
+                                        d, out.data(), scores, state.range(3) != 0);
     benchmark::DoNotOptimize(out.data());
   }
   set_flops(state, 4.0 * static_cast<double>(kFrames * kFrames * d));
 }
 BENCHMARK(BM_EncoderAttention)
-    ->ArgNames({"d", "heads", "threads"})
-    ->Args({384, 6, 2})
-    ->Args({512, 8, 2})
-    ->Args({768, 12, 2})
+    ->ArgNames({"d", "heads", "threads", "fused"})
+    ->Args({384, 6, 2, 0})
+    ->Args({384, 6, 2, 1})
+    ->Args({512, 8, 2, 0})
+    ->Args({512, 8, 2, 1})
+    ->Args({768, 12, 2, 0})
+    ->Args({768, 12, 2, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

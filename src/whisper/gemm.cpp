@@ -14,6 +14,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "earshot/error.h"
+#include "whisper/fused_attention.h"
 #include "whisper/kernels.h"
 
 namespace earshot::whisper {
@@ -374,7 +375,10 @@ void Gemm::softmax_rows(float* data, std::int64_t rows, std::int64_t cols) {
 
 void blocked_attention(Gemm& gemm, const float* q, std::int64_t n_q, const float* k, const float* v,
                        std::int64_t n_kv, std::int64_t n_head, std::int64_t d, float* out,
-                       std::span<float> scores) {
+                       std::span<float> scores, bool fused) {
+  if (fused && fused_attention(q, n_q, k, v, n_kv, n_head, d, out, scores, gemm.threads())) {
+    return;
+  }
   const std::int64_t d_head = d / n_head;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d_head));
   if (static_cast<std::int64_t>(scores.size()) <

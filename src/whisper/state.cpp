@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "earshot/error.h"
+#include "whisper/fused_attention.h"
 #include "whisper/gathered_attention.h"
 #include "whisper/gemm.h"
 #include "whisper/half_attention.h"
@@ -42,7 +43,10 @@ struct WhisperState::Impl {
     // live at the same time: one allocation serves them all (small: 27 MB less per state).
     const std::size_t columns = std::max(size(2 * ctx, 3 * dims.n_mels), size(ctx, 3 * d));
     const std::int64_t heads = std::max(dims.n_audio_head, dims.n_text_head);
-    const std::size_t score_count = size(heads * kAttentionQueryBlock, ctx);
+    // Either blocked_attention's scores or fused_attention's packed K/V and score rows.
+    const std::size_t score_count =
+        std::max(size(heads * kAttentionQueryBlock, ctx),
+                 static_cast<std::size_t>(fused_attention_scratch(ctx, std::max(d, dt), threads)));
     shared_scratch.resize(std::max({columns + size(2 * ctx, d), size(ctx, 4 * d), score_count}));
     conv_columns = std::span(shared_scratch).first(columns);
     conv1_out = std::span(shared_scratch).subspan(columns, size(2 * ctx, d));

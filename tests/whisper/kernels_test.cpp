@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "testing/array_compare.h"
+#include "whisper/fused_attention.h"
 #include "whisper/gemm.h"
 
 namespace earshot::whisper {
@@ -136,7 +137,7 @@ TEST(Kernels, CausalAndFullAttentionMatchScalar) {
         std::vector<float> blocked(fast.size());
         std::vector<float> scores(static_cast<std::size_t>(heads * kAttentionQueryBlock * n_kv));
         blocked_attention(gemm, q.data(), n_q, k.data(), v.data(), n_kv, heads, d, blocked.data(),
-                          scores);
+                          scores, /*fused=*/false);
         EXPECT_LE(compare_arrays(blocked, slow).max_abs, 2e-6) << n_q << " " << n_kv;
       }
     }
@@ -161,6 +162,41 @@ TEST(Kernels, DecoderHeadSizeAttentionMatchesScalarWithFlatAndPeakedScores) {
       attention(q.data(), d, k.data(), d, v.data(), d, fast.data(), d, shape, scratch, workers);
       reference::attention(q.data(), d, k.data(), d, v.data(), d, slow.data(), d, shape);
       EXPECT_LE(compare_arrays(fast, slow).max_abs, 2e-6) << peak << " " << n_kv;
+    }
+  }
+}
+
+TEST(Kernels, FusedAttentionMatchesScalar) {
+  // 64-column heads, query counts around the 6-row blocks, key counts around the 64-key
+  // tiles and 16-lane tails; flat and peaked scores; one and two threads.
+  const int heads = 3, d_head = 64, d = heads * d_head;
+  for (const int threads : {1, 2}) {
+    for (const auto& [n_q, n_kv] : std::vector<std::pair<int, int>>{
+             {1, 1}, {5, 17}, {6, 64}, {7, 65}, {13, 100}, {40, 1500}, {130, 70}}) {
+      for (const float peak : {1.0f, 30.0f}) {
+        const auto q = random_values(static_cast<std::size_t>(n_q * d), 31, peak);
+        const auto k = random_values(static_cast<std::size_t>(n_kv * d), 32, 1.0f);
+        const auto v = random_values(static_cast<std::size_t>(n_kv * d), 33);
+        const AttentionShape shape{n_q, n_kv, heads, d_head, -1};
+        std::vector<float> slow(static_cast<std::size_t>(n_q * d));
+        reference::attention(q.data(), d, k.data(), d, v.data(), d, slow.data(), d, shape);
+        std::vector<float> fused(slow.size(), -1.0f);
+        std::vector<float> scratch(
+            static_cast<std::size_t>(fused_attention_scratch(n_kv, d, threads)));
+        if (!fused_attention(q.data(), n_q, k.data(), v.data(), n_kv, heads, d, fused.data(),
+                             scratch, threads)) {
+          GTEST_SKIP() << "no AVX-512 on this CPU";
+        }
+        // Peaked scores reach ~100: their f32 rounding (~1e-5) moves the weights by as much.
+        EXPECT_LE(compare_arrays(fused, slow).max_abs, peak > 1.0f ? 1e-5 : 2e-6)
+            << threads << " " << n_q << " " << n_kv << " " << peak;
+        // Too little scratch: refused, nothing written.
+        std::vector<float> untouched(slow.size(), -1.0f);
+        EXPECT_FALSE(fused_attention(q.data(), n_q, k.data(), v.data(), n_kv, heads, d,
+                                     untouched.data(),
+                                     std::span<float>(scratch).first(scratch.size() - 1), threads));
+        EXPECT_EQ(untouched, std::vector<float>(slow.size(), -1.0f));
+      }
     }
   }
 }
