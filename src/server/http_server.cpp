@@ -161,6 +161,15 @@ void HttpServer::on_session_end(Session* session) {
   if (last && shutting_down_ && !destroying_) net::post(*ioc_, [this] { finish_shutdown(); });
 }
 
+std::vector<std::shared_ptr<Session>> HttpServer::open_sessions() const {
+  std::vector<std::shared_ptr<Session>> open;
+  std::lock_guard lock(sessions_mutex_);
+  for (const auto& [ptr, weak] : sessions_) {
+    if (auto s = weak.lock()) open.push_back(std::move(s));
+  }
+  return open;
+}
+
 void HttpServer::run() {
   std::vector<std::thread> threads;
   for (int i = 1; i < config_.io_threads; ++i) threads.emplace_back([this] { ioc_->run(); });
@@ -175,13 +184,7 @@ void HttpServer::shutdown() {
       beast::error_code ec;
       a->close(ec);
     }
-    std::vector<std::shared_ptr<Session>> open;
-    {
-      std::lock_guard lock(sessions_mutex_);
-      for (auto& [ptr, weak] : sessions_) {
-        if (auto s = weak.lock()) open.push_back(std::move(s));
-      }
-    }
+    const auto open = open_sessions();
     log_->info("shutting down: {} open connection(s), waiting up to {:.1f}s for requests in flight",
                open.size(), std::chrono::duration<double>(config_.shutdown_grace).count());
     for (auto& s : open) s->close_if_idle();
@@ -192,13 +195,7 @@ void HttpServer::shutdown() {
     shutdown_timer_->expires_after(config_.shutdown_grace);
     shutdown_timer_->async_wait([this](beast::error_code ec) {
       if (ec) return;
-      std::vector<std::shared_ptr<Session>> left;
-      {
-        std::lock_guard lock(sessions_mutex_);
-        for (auto& [ptr, weak] : sessions_) {
-          if (auto s = weak.lock()) left.push_back(std::move(s));
-        }
-      }
+      const auto left = open_sessions();
       log_->warn("shutdown deadline reached; answering and closing {} connection(s)", left.size());
       // Requests still in flight are answered 503 now; their answers get a short moment to
       // be written, then whatever is left is closed.
@@ -206,14 +203,7 @@ void HttpServer::shutdown() {
       shutdown_timer_->expires_after(kLastAnswersTime);
       shutdown_timer_->async_wait([this](beast::error_code e) {
         if (e) return;
-        std::vector<std::shared_ptr<Session>> stuck;
-        {
-          std::lock_guard lock(sessions_mutex_);
-          for (auto& [ptr, weak] : sessions_) {
-            if (auto s = weak.lock()) stuck.push_back(std::move(s));
-          }
-        }
-        for (auto& s : stuck) s->close_now();
+        for (auto& s : open_sessions()) s->close_now();
         finish_shutdown();
       });
     });

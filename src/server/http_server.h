@@ -78,6 +78,8 @@ class HttpServer {
   friend class Session;
   void accept(tcp::acceptor& acceptor);
   void finish_shutdown();
+  // The connections open now (those still alive).
+  std::vector<std::shared_ptr<Session>> open_sessions() const;
 
   HttpConfig config_;
   Router router_;
@@ -96,7 +98,7 @@ class HttpServer {
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> destroying_{false};
 
-  std::mutex sessions_mutex_;
+  mutable std::mutex sessions_mutex_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
   std::unique_ptr<boost::asio::ssl::context> tls_;  // set when config has a certificate
 };

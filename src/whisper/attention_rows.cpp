@@ -11,7 +11,7 @@
 
 #include <type_traits>
 
-#include "whisper/simd_exp.h"
+#include "whisper/simd.h"
 
 namespace earshot::whisper {
 namespace {
@@ -132,18 +132,10 @@ __attribute__((target("avx512f"))) void attend(const float* q, const KV* k, std:
   }
 }
 
-bool has_avx512() {
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return yes;
-}
-
 template <typename KV>
 bool dispatch(const float* q, const KV* k, std::int64_t ldk, const KV* v, std::int64_t ldv,
               std::int64_t n_keys, std::int64_t d_head, float scale, float* scores, float* out) {
-  if (!has_avx512() || n_keys <= 0) return false;
+  if (!cpu_has_avx512() || n_keys <= 0) return false;
   switch (d_head) {
     case 16:
       attend<KV, 1>(q, k, ldk, v, ldv, n_keys, scale, scores, out);

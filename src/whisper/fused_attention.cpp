@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "whisper/simd_exp.h"
+#include "whisper/simd.h"
 
 namespace earshot::whisper {
 namespace {
@@ -25,14 +25,6 @@ constexpr std::int64_t kKeyBlock = 64;  // keys per score tile (4 vectors)
 
 std::int64_t padded(std::int64_t n_kv) {
   return (n_kv + kKeyBlock - 1) / kKeyBlock * kKeyBlock;
-}
-
-bool has_avx512() {
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return yes;
 }
 
 // Per head, in blocks of 64 keys: kt[h][c][j] = k[j][h * 64 + c] (keys n_kv .. n_pad - 1
@@ -191,7 +183,7 @@ bool fused_attention(const float* q, std::int64_t n_q, const float* k, const flo
                      std::int64_t n_kv, std::int64_t n_head, std::int64_t d, float* out,
                      std::span<float> scratch, int threads) {
   threads = std::max(threads, 1);
-  if (!has_avx512() || n_head <= 0 || d != n_head * kHeadSize || n_q <= 0 || n_kv <= 0 ||
+  if (!cpu_has_avx512() || n_head <= 0 || d != n_head * kHeadSize || n_q <= 0 || n_kv <= 0 ||
       static_cast<std::int64_t>(scratch.size()) < fused_attention_scratch(n_kv, d, threads)) {
     return false;
   }

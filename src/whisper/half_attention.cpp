@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "whisper/ggml_types.h"
+#include "whisper/simd.h"
 
 namespace earshot::whisper {
 namespace {
@@ -86,18 +87,10 @@ void axpy_generic(float a, const std::uint16_t* v, float* o, std::int64_t n) {
   }
 }
 
-bool has_avx512() {
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") != 0;
-  }();
-  return yes;
-}
-
 }  // namespace
 
 void f32_to_f16(const float* src, std::int64_t count, std::uint16_t* dst) {
-  if (has_avx512()) {
+  if (cpu_has_avx512()) {
     f32_to_f16_avx512(src, count, dst);
     return;
   }
@@ -109,7 +102,7 @@ void f32_to_f16(const float* src, std::int64_t count, std::uint16_t* dst) {
 void attention_f16_kv(const float* q, std::int64_t ldq, const std::uint16_t* k, std::int64_t ldk,
                       const std::uint16_t* v, std::int64_t ldv, float* out, std::int64_t ldo,
                       const AttentionShape& shape, std::span<float> scratch, StepWorkers& workers) {
-  if (has_avx512() && shape.d_head % 16 == 0) {
+  if (cpu_has_avx512() && shape.d_head % 16 == 0) {
     attention_over(q, ldq, k, ldk, v, ldv, out, ldo, shape, scratch, workers, dot_avx512,
                    axpy_avx512);
   } else {

@@ -1,12 +1,21 @@
 #pragma once
 
-// e^x on 16 AVX-512 lanes, for the softmax of attention kernels. Include from code compiled
-// for plain x86-64 only inside functions with target("avx512f") (the function is inline
-// with that target).
+// What the AVX-512 kernels share: the CPU check, and e^x on 16 lanes for softmaxes (an
+// inline function with target("avx512f"): call it only from functions with that target, as
+// the rest of the program is built for plain x86-64).
 
 #include <immintrin.h>
 
 namespace earshot::whisper {
+
+// Whether this CPU runs AVX-512 F (asked once).
+inline bool cpu_has_avx512() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return yes;
+}
 
 // e^x for x <= 0 on 16 lanes: x = n ln 2 + r with |r| <= ln 2 / 2, e^r by its Taylor
 // polynomial to r^7 (truncation below 1e-8 relative), times 2^n. Below -87.3 the result is
