@@ -57,7 +57,6 @@ struct WhisperState::Impl {
     enc_q.resize(size(ctx, d));
     enc_k.resize(size(ctx, d));
     enc_v.resize(size(ctx, d));
-    enc_attn.resize(size(ctx, d));
     encoder_out.resize(size(ctx, d));
     if (half_cross) {
       cross_k16.resize(size(dims.n_text_layer, ctx * dt));
@@ -97,7 +96,8 @@ struct WhisperState::Impl {
   std::span<float> conv1_out;
   std::span<float> enc_mlp;  // the MLP's hidden layer
   std::span<float> scores;   // attention scores of one block of queries
-  std::vector<float> enc_x, enc_h, enc_q, enc_k, enc_v, enc_attn;
+  // enc_h also takes the attention's output: q, k and v are made from it first.
+  std::vector<float> enc_x, enc_h, enc_q, enc_k, enc_v;
   std::vector<float> encoder_out;
   bool encoded = false;
 
@@ -189,8 +189,8 @@ void WhisperState::Impl::encode(std::span<const float> mel) {
     gemm.linear(enc_h.data(), ctx, d, d, block.attn.value.weight.matrix(), d, enc_v.data(), d,
                 {.bias = block.attn.value.bias.ptr()});
     full_attention(enc_q.data(), ctx, enc_k.data(), enc_v.data(), ctx, dims.n_audio_head, d,
-                   enc_attn.data());
-    gemm.linear(enc_attn.data(), ctx, d, d, block.attn.out.weight.matrix(), d, x, d,
+                   enc_h.data());
+    gemm.linear(enc_h.data(), ctx, d, d, block.attn.out.weight.matrix(), d, x, d,
                 {.bias = block.attn.out.bias.ptr(), .accumulate = true});
 
     layer_norm(x, ctx, d, block.mlp_ln.weight.ptr(), block.mlp_ln.bias.ptr(), enc_h.data(),
