@@ -21,6 +21,7 @@
 #include "machine_peak.h"
 #include "model_writer.h"
 #include "whisper/gemm.h"
+#include "whisper/kernels.h"
 #include "whisper/log_mel.h"
 #include "whisper/model.h"
 #include "whisper/state.h"
@@ -160,10 +161,8 @@ double decode_beam5(whisper::WhisperState& state, const ModelDims& d, int n_toke
     for (std::size_t r = 0; r < kBeams; ++r) {
       const auto row = std::span<const float>(logits).subspan(r * n_vocab, n_vocab);
       const auto best = std::max_element(row.begin(), row.end());
-      double sum = 0.0;
-      for (const float v : row) {
-        sum += std::exp(static_cast<double>(v - *best));
-      }
+      // The normaliser as the decoder computes it (whisper::sum_exp).
+      const double sum = whisper::sum_exp(row.data(), static_cast<std::int64_t>(row.size()), *best);
       next[r] = static_cast<std::int32_t>(best - row.begin()) + (sum > 0.0 ? 0 : 1);
       sources[r] = static_cast<int>((r + 1 + static_cast<std::size_t>(i)) % kBeams);
     }

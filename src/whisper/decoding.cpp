@@ -9,6 +9,7 @@
 
 #include "earshot/error.h"
 #include "whisper/beam_search.h"
+#include "whisper/kernels.h"
 #include "whisper/utf8_text.h"
 
 namespace earshot::whisper {
@@ -22,10 +23,7 @@ double log_sum_exp(std::span<const float> logits, float max) {
   if (max == kMasked) {
     return -std::numeric_limits<double>::infinity();
   }
-  double sum = 0.0;
-  for (const float x : logits) {
-    sum += std::exp(static_cast<double>(x) - max);
-  }
+  const double sum = sum_exp(logits.data(), static_cast<std::int64_t>(logits.size()), max);
   return max + std::log(sum);
 }
 

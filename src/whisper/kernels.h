@@ -26,6 +26,11 @@ void layer_norm(const float* x, std::int64_t rows, std::int64_t cols, const floa
 // x += add for `n` values (positional embeddings).
 void add_in_place(float* x, const float* add, std::int64_t n);
 
+// sum of exp(x[i] - shift) over n values, each x[i] <= shift (a softmax's normaliser: shift
+// is the maximum; -inf values count 0), accumulated in double. AVX-512 where the CPU has it
+// (polynomial exp, relative error ~1e-7), else std::exp.
+double sum_exp(const float* x, std::int64_t n, float shift);
+
 // Scaled dot-product attention of n_q query rows over n_kv key/value rows, n_head heads of
 // d_head columns side by side in each row (row strides ldq, ldk, ldv, ldo). Scores are
 // scaled by d_head^-0.5 (Whisper scales q and k by d_head^-0.25 each). With causal_offset

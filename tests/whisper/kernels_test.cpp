@@ -3,7 +3,9 @@
 
 #include "whisper/kernels.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -199,6 +201,23 @@ TEST(Kernels, FusedAttentionMatchesScalar) {
       }
     }
   }
+}
+
+TEST(Kernels, SumExpMatchesDoubleExp) {
+  // A vocabulary's logits (with masked entries) and short tails around the 16-lane width.
+  for (const int n : {1, 15, 16, 17, 1501, 51865}) {
+    auto x = random_values(static_cast<std::size_t>(n), 41, 12.0f);
+    for (std::size_t i = 0; i < x.size(); i += 7) x[i] = -std::numeric_limits<float>::infinity();
+    x.back() = 3.0f;
+    const float max = *std::max_element(x.begin(), x.end());
+    double expected = 0.0;
+    for (const float v : x) expected += std::exp(static_cast<double>(v) - max);
+    const double got = sum_exp(x.data(), n, max);
+    EXPECT_NEAR(got, expected, expected * 1e-6) << n;
+  }
+  // Far below the maximum: no overflow, no NaN, the terms vanish.
+  const std::vector<float> far = {0.0f, -100.0f, -1e30f};
+  EXPECT_NEAR(sum_exp(far.data(), 3, 0.0f), 1.0, 1e-7);
 }
 
 TEST(Kernels, CausalAttentionIgnoresFutureKeys) {
