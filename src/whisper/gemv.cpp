@@ -87,6 +87,24 @@ Storage storage_of(const WeightMatrix& w) {
   return w.f32 != nullptr ? Storage::kF32 : Storage::kF16;
 }
 
+// Bytes per weight, and the first byte of the weights, per storage type.
+template <Storage S>
+constexpr int kBytes = S == Storage::kF32   ? 4
+                       : S == Storage::kF16 ? 2
+                                            : 1;
+template <Storage S>
+const char* weight_bytes(const WeightMatrix& w) {
+  if constexpr (S == Storage::kF32) {
+    return reinterpret_cast<const char*>(w.f32);
+  } else if constexpr (S == Storage::kF16) {
+    return reinterpret_cast<const char*>(w.f16);
+  } else {
+    return reinterpret_cast<const char*>(w.s8);
+  }
+}
+// How many column blocks ahead the AVX-512 kernel prefetches.
+constexpr int kPrefetchBlocks = 1;
+
 template <Storage S>
 __attribute__((target("avx512f"))) inline __m512 load16_avx512(const WeightMatrix& w,
                                                                std::int64_t index) {
@@ -119,7 +137,18 @@ __attribute__((target("avx512f"))) void columns_avx512(const float* x, std::int6
 #pragma GCC unroll 8
       for (int c = 0; c < C; ++c) acc[i][c] = _mm512_setzero_ps();
     }
+    // The next block's weights (C rows, contiguous) are prefetched as this one streams:
+    // C x 16 weights' worth of cache lines per step.
+    const char* ahead = weight_bytes<S>(w) + (j + C * kPrefetchBlocks) * k * kBytes<S>;
+    const char* ahead_end = weight_bytes<S>(w) + j1 * k * kBytes<S>;
     for (std::int64_t l = 0; l < k16; l += 16) {
+      if (ahead < ahead_end) {
+#pragma GCC unroll 8
+        for (int t = 0; t < C * 16 * kBytes<S> / 64; ++t) {
+          _mm_prefetch(ahead + 64 * t, _MM_HINT_T0);
+        }
+        ahead += C * 16 * kBytes<S>;
+      }
       __m512 wv[C];
 #pragma GCC unroll 8
       for (int c = 0; c < C; ++c) wv[c] = load16_avx512<S>(w, (j + c) * k + l);
