@@ -260,27 +260,63 @@ struct Dispatch {
   KernelTable kernels{};
   bool vector = false;
   const char* isa = "generic";
-  Dispatch() {
-    __builtin_cpu_init();
-    constexpr auto rows = std::make_integer_sequence<int, kMaxGemvRows>{};
-    if (__builtin_cpu_supports("avx512f") != 0) {
-      kernels = {avx512_table<Storage::kF32>(rows), avx512_table<Storage::kF16>(rows),
-                 avx512_table<Storage::kS8>(rows)};
-      vector = true;
-      isa = "avx512";
-    } else if (__builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0) {
-      // Every CPU with AVX2 and FMA has F16C.
-      kernels = {avx2_table<Storage::kF32>(rows), avx2_table<Storage::kF16>(rows),
-                 avx2_table<Storage::kS8>(rows)};
-      vector = true;
-      isa = "avx2";
-    }
-  }
 };
 
+constexpr auto kRows = std::make_integer_sequence<int, kMaxGemvRows>{};
+
+bool cpu_has(std::string_view isa) {
+  __builtin_cpu_init();
+  if (isa == "avx512") return __builtin_cpu_supports("avx512f") != 0;
+  // Every CPU with AVX2 and FMA has F16C.
+  if (isa == "avx2") {
+    return __builtin_cpu_supports("avx2") != 0 && __builtin_cpu_supports("fma") != 0;
+  }
+  return isa == "generic";
+}
+
+Dispatch make_dispatch(std::string_view isa) {
+  if (isa == "avx512") {
+    return {{avx512_table<Storage::kF32>(kRows), avx512_table<Storage::kF16>(kRows),
+             avx512_table<Storage::kS8>(kRows)},
+            true,
+            "avx512"};
+  }
+  if (isa == "avx2") {
+    return {{avx2_table<Storage::kF32>(kRows), avx2_table<Storage::kF16>(kRows),
+             avx2_table<Storage::kS8>(kRows)},
+            true,
+            "avx2"};
+  }
+  return {};
+}
+
+// The best kernels this CPU runs.
 const Dispatch& dispatch() {
-  static const Dispatch d;
+  static const Dispatch d = make_dispatch(cpu_has("avx512") ? "avx512"
+                                          : cpu_has("avx2") ? "avx2"
+                                                            : "generic");
   return d;
+}
+
+void run_gemv(const Dispatch& d, const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
+              const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy, const float* bias,
+              bool gelu, bool accumulate, StepWorkers& workers) {
+  const ColumnsKernel kernel =
+      d.vector && m >= 1 && m <= kMaxGemvRows
+          ? d.kernels[static_cast<std::size_t>(storage_of(w))][static_cast<std::size_t>(m - 1)]
+          : nullptr;
+  // One contiguous range of whole column blocks per thread: each streams its own part of
+  // the weights.
+  auto part = [&](int t, int nt) {
+    const ItemRange r = split_items(n, kColumnBlock, t, nt);
+    if (r.begin >= r.end) return;
+    if (kernel != nullptr) {
+      kernel(x, k, ldx, w, r.begin, r.end, y, ldy, bias, gelu, accumulate);
+    } else {
+      columns_generic(x, m, k, ldx, w, r.begin, r.end, y, ldy, bias, gelu, accumulate);
+    }
+  };
+  workers.run(n * k >= kMinSplitWeights ? workers.threads() : 1, part);
 }
 
 __attribute__((target("avx512f"))) void f16_to_f32_avx512(const std::uint8_t* src,
@@ -303,23 +339,16 @@ __attribute__((target("avx512f"))) void f16_to_f32_avx512(const std::uint8_t* sr
 void gemv_linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
                  const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy,
                  const float* bias, bool gelu, bool accumulate, StepWorkers& workers) {
-  const Dispatch& d = dispatch();
-  const ColumnsKernel kernel =
-      d.vector && m >= 1 && m <= kMaxGemvRows
-          ? d.kernels[static_cast<std::size_t>(storage_of(w))][static_cast<std::size_t>(m - 1)]
-          : nullptr;
-  // One contiguous range of whole column blocks per thread: each streams its own part of
-  // the weights.
-  auto part = [&](int t, int nt) {
-    const ItemRange r = split_items(n, kColumnBlock, t, nt);
-    if (r.begin >= r.end) return;
-    if (kernel != nullptr) {
-      kernel(x, k, ldx, w, r.begin, r.end, y, ldy, bias, gelu, accumulate);
-    } else {
-      columns_generic(x, m, k, ldx, w, r.begin, r.end, y, ldy, bias, gelu, accumulate);
-    }
-  };
-  workers.run(n * k >= kMinSplitWeights ? workers.threads() : 1, part);
+  run_gemv(dispatch(), x, m, k, ldx, w, n, y, ldy, bias, gelu, accumulate, workers);
+}
+
+bool gemv_linear_with(std::string_view isa, const float* x, std::int64_t m, std::int64_t k,
+                      std::int64_t ldx, const WeightMatrix& w, std::int64_t n, float* y,
+                      std::int64_t ldy, const float* bias, bool gelu, bool accumulate,
+                      StepWorkers& workers) {
+  if (!cpu_has(isa)) return false;
+  run_gemv(make_dispatch(isa), x, m, k, ldx, w, n, y, ldy, bias, gelu, accumulate, workers);
+  return true;
 }
 
 void f16_to_f32(const std::uint8_t* src, std::int64_t count, float* dst) {

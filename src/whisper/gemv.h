@@ -7,6 +7,7 @@
 // x86-64), AVX2+F16C next, else portable code.
 
 #include <cstdint>
+#include <string_view>
 
 #include "whisper/step_workers.h"
 
@@ -35,6 +36,13 @@ inline constexpr std::int64_t kMinSplitWeights = std::int64_t{1} << 16;
 void gemv_linear(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
                  const WeightMatrix& w, std::int64_t n, float* y, std::int64_t ldy,
                  const float* bias, bool gelu, bool accumulate, StepWorkers& workers);
+
+// gemv_linear with the kernels of one instruction set, "avx512", "avx2" or "generic" (so that
+// tests cover every one this CPU runs); false, having done nothing, when the CPU lacks it.
+bool gemv_linear_with(std::string_view isa, const float* x, std::int64_t m, std::int64_t k,
+                      std::int64_t ldx, const WeightMatrix& w, std::int64_t n, float* y,
+                      std::int64_t ldy, const float* bias, bool gelu, bool accumulate,
+                      StepWorkers& workers);
 
 // Converts `count` binary16 values (unaligned bytes) to f32, exactly.
 void f16_to_f32(const std::uint8_t* src, std::int64_t count, float* dst);

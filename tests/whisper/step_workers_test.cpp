@@ -106,7 +106,7 @@ TEST(Gemv, MatchesScalarProductForEveryStorageRowCountAndSplit) {
     f16_to_f32(w16.data(), static_cast<std::int64_t>(w.size()), w_exact.data());
     std::vector<float> bias(static_cast<std::size_t>(n));
     for (float& v : bias) v = normal(rng);
-    for (const std::int64_t m : {1, 3, 8}) {
+    for (const std::int64_t m : {1, 2, 3, 5, 6, 8}) {
       std::vector<float> x(static_cast<std::size_t>(m * k));
       for (float& v : x) v = normal(rng);
       for (const int threads : {1, 2}) {
@@ -114,18 +114,27 @@ TEST(Gemv, MatchesScalarProductForEveryStorageRowCountAndSplit) {
         for (const bool f16 : {false, true}) {
           for (const bool gelu : {false, true}) {
             for (const bool accumulate : {false, true}) {
-              std::vector<float> fast(static_cast<std::size_t>(m * n), 0.5f);
-              std::vector<float> slow = fast;
-              const WeightMatrix matrix =
-                  f16 ? WeightMatrix{.f16 = w16.data()} : WeightMatrix{.f32 = w_exact.data()};
-              gemv_linear(x.data(), m, k, k, matrix, n, fast.data(), n, bias.data(), gelu,
-                          accumulate, workers);
+              std::vector<float> slow(static_cast<std::size_t>(m * n), 0.5f);
               reference::linear(x.data(), m, k, k, w_exact.data(), n, slow.data(), n,
                                 {.bias = bias.data(), .gelu = gelu, .accumulate = accumulate});
-              for (std::size_t i = 0; i < fast.size(); ++i) {
-                ASSERT_NEAR(fast[i], slow[i], 1e-4f * (1.0f + std::abs(slow[i])))
-                    << "k " << k << " n " << n << " m " << m << " threads " << threads << " f16 "
-                    << f16 << " gelu " << gelu << " accumulate " << accumulate << " at " << i;
+              const WeightMatrix matrix =
+                  f16 ? WeightMatrix{.f16 = w16.data()} : WeightMatrix{.f32 = w_exact.data()};
+              // The kernels this CPU would choose, then each instruction set it runs.
+              for (const char* isa : {"best", "avx512", "avx2", "generic"}) {
+                std::vector<float> fast(slow.size(), 0.5f);
+                if (std::string_view(isa) == "best") {
+                  gemv_linear(x.data(), m, k, k, matrix, n, fast.data(), n, bias.data(), gelu,
+                              accumulate, workers);
+                } else if (!gemv_linear_with(isa, x.data(), m, k, k, matrix, n, fast.data(), n,
+                                             bias.data(), gelu, accumulate, workers)) {
+                  continue;
+                }
+                for (std::size_t i = 0; i < fast.size(); ++i) {
+                  ASSERT_NEAR(fast[i], slow[i], 1e-4f * (1.0f + std::abs(slow[i])))
+                      << isa << " k " << k << " n " << n << " m " << m << " threads " << threads
+                      << " f16 " << f16 << " gelu " << gelu << " accumulate " << accumulate
+                      << " at " << i;
+                }
               }
             }
           }
