@@ -1,16 +1,6 @@
-#include "whisper/kernels.h"
-
-// GCC 12's AVX-512 headers start some intrinsics from _mm512_undefined_*, which
-// -W(maybe-)uninitialized reports wherever they are inlined: a false positive (as gemv.cpp).
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
-#include <immintrin.h>
-
 #include <cmath>
 
+#include "whisper/kernels.h"
 #include "whisper/simd.h"
 
 namespace earshot::whisper {

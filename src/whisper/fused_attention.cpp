@@ -1,13 +1,5 @@
 #include "whisper/fused_attention.h"
 
-// GCC 12's AVX-512 headers start some intrinsics from _mm512_undefined_*, which
-// -W(maybe-)uninitialized reports wherever they are inlined: a false positive (as gemv.cpp).
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>

@@ -4,6 +4,14 @@
 // inline function with target("avx512f"): call it only from functions with that target, as
 // the rest of the program is built for plain x86-64).
 
+// GCC 12's AVX-512 headers start some intrinsics from _mm512_undefined_*, which
+// -W(maybe-)uninitialized reports wherever they are inlined: a false positive, off for every
+// file that includes this one (they are the AVX-512 kernels; gemv.cpp says the same itself).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include <immintrin.h>
 
 namespace earshot::whisper {
