@@ -16,6 +16,7 @@
 
 extern "C" {
 #include <libavutil/log.h>
+#include <libavutil/mem.h>
 }
 
 namespace earshot {
@@ -23,11 +24,21 @@ namespace {
 
 using audio::av_error_text;
 
-// FFmpeg prints warnings about damaged input to stderr by default; a server must not let
-// uploads write to its log. The level is process-wide inside FFmpeg, set once here.
-void silence_ffmpeg_log() {
+// The largest single allocation FFmpeg may make. Demuxers size some buffers from what the
+// file claims: a 60-byte WAV whose INFO tag claims 1.6 GB made the wav demuxer allocate and
+// zero 1.6 GB before finding the file short (fuzz/regressions/audio/wav-info-tag-3gb). No
+// audio decode needs a block near this (packets, frames and resampler buffers are a few MB).
+constexpr std::size_t kMaxFfmpegAllocation = std::size_t{64} << 20;
+
+// Process-wide FFmpeg settings, set once: FFmpeg prints warnings about damaged input to
+// stderr by default, and a server must not let uploads write to its log; and the
+// allocation cap above.
+void configure_ffmpeg() {
   static std::once_flag once;
-  std::call_once(once, [] { av_log_set_level(AV_LOG_QUIET); });
+  std::call_once(once, [] {
+    av_log_set_level(AV_LOG_QUIET);
+    av_max_alloc(kMaxFfmpegAllocation);
+  });
 }
 
 // Demuxers that follow references inside the data (HLS and DASH playlists, concat lists,
@@ -244,7 +255,7 @@ class StreamDecoder {
 };
 
 std::vector<float> decode_source(audio::ByteSource& source, const AudioDecodeOptions& options) {
-  silence_ffmpeg_log();
+  configure_ffmpeg();
   try {
     return StreamDecoder(source, options).run();
   } catch (const std::bad_alloc&) {
