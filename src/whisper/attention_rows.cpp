@@ -1,6 +1,8 @@
 #include "whisper/attention_rows.h"
 
+#include <array>
 #include <type_traits>
+#include <utility>
 
 #include "whisper/simd.h"
 
@@ -123,38 +125,31 @@ __attribute__((target("avx512f"))) void attend(const float* q, const KV* k, std:
   }
 }
 
+using AttendKernel = void (*)(const float*, const void*, std::int64_t, const void*, std::int64_t,
+                              std::int64_t, float, float*, float*);
+
+template <typename KV, int DC>
+void attend_erased(const float* q, const void* k, std::int64_t ldk, const void* v, std::int64_t ldv,
+                   std::int64_t n_keys, float scale, float* scores, float* out) {
+  attend<KV, DC>(q, static_cast<const KV*>(k), ldk, static_cast<const KV*>(v), ldv, n_keys, scale,
+                 scores, out);
+}
+
+// The kernel for d_head = 16 * (i + 1), i < 8.
+template <typename KV, int... Is>
+constexpr std::array<AttendKernel, 8> attend_table(std::integer_sequence<int, Is...> /*i*/) {
+  return {&attend_erased<KV, Is + 1>...};
+}
+
 template <typename KV>
 bool dispatch(const float* q, const KV* k, std::int64_t ldk, const KV* v, std::int64_t ldv,
               std::int64_t n_keys, std::int64_t d_head, float scale, float* scores, float* out) {
-  if (!cpu_has_avx512() || n_keys <= 0) return false;
-  switch (d_head) {
-    case 16:
-      attend<KV, 1>(q, k, ldk, v, ldv, n_keys, scale, scores, out);
-      return true;
-    case 32:
-      attend<KV, 2>(q, k, ldk, v, ldv, n_keys, scale, scores, out);
-      return true;
-    case 48:
-      attend<KV, 3>(q, k, ldk, v, ldv, n_keys, scale, scores, out);
-      return true;
-    case 64:
-      attend<KV, 4>(q, k, ldk, v, ldv, n_keys, scale, scores, out);
-      return true;
-    case 80:
-      attend<KV, 5>(q, k, ldk, v, ldv, n_keys, scale, scores, out);
-      return true;
-    case 96:
-      attend<KV, 6>(q, k, ldk, v, ldv, n_keys, scale, scores, out);
-      return true;
-    case 112:
-      attend<KV, 7>(q, k, ldk, v, ldv, n_keys, scale, scores, out);
-      return true;
-    case 128:
-      attend<KV, 8>(q, k, ldk, v, ldv, n_keys, scale, scores, out);
-      return true;
-    default:
-      return false;
+  static constexpr auto kTable = attend_table<KV>(std::make_integer_sequence<int, 8>{});
+  if (!cpu_has_avx512() || n_keys <= 0 || d_head % 16 != 0 || d_head < 16 || d_head > 128) {
+    return false;
   }
+  kTable[static_cast<std::size_t>(d_head / 16 - 1)](q, k, ldk, v, ldv, n_keys, scale, scores, out);
+  return true;
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include "whisper/simd.h"
 
@@ -140,28 +142,19 @@ __attribute__((target("avx512f"))) void attend_block(const float* q, const float
   }
 }
 
+using BlockKernel = void (*)(const float*, const float*, const float*, std::int64_t, std::int64_t,
+                             float, float*, float*);
+
+// attend_block for 1 .. kRows rows (a last block of fewer rows than kRows).
+template <int... Rs>
+constexpr std::array<BlockKernel, kRows> block_table(std::integer_sequence<int, Rs...> /*r*/) {
+  return {&attend_block<Rs + 1>...};
+}
+
 void attend_rows(int rows, const float* q, const float* kt, const float* v, std::int64_t n_kv,
                  std::int64_t d, float scale, float* s, float* out) {
-  switch (rows) {
-    case 1:
-      attend_block<1>(q, kt, v, n_kv, d, scale, s, out);
-      break;
-    case 2:
-      attend_block<2>(q, kt, v, n_kv, d, scale, s, out);
-      break;
-    case 3:
-      attend_block<3>(q, kt, v, n_kv, d, scale, s, out);
-      break;
-    case 4:
-      attend_block<4>(q, kt, v, n_kv, d, scale, s, out);
-      break;
-    case 5:
-      attend_block<5>(q, kt, v, n_kv, d, scale, s, out);
-      break;
-    default:
-      attend_block<kRows>(q, kt, v, n_kv, d, scale, s, out);
-      break;
-  }
+  static constexpr auto kTable = block_table(std::make_integer_sequence<int, kRows>{});
+  kTable[static_cast<std::size_t>(rows - 1)](q, kt, v, n_kv, d, scale, s, out);
 }
 
 }  // namespace
