@@ -210,6 +210,16 @@ void BasicHttpSession<Stream>::on_deadline() {
   }
 }
 
+// A write gets body_timeout; an answer the server gives on its own account (the 408 of a body
+// deadline, the 503 at the end of the shutdown grace) is small and gets less.
+template <class Stream>
+std::chrono::milliseconds BasicHttpSession<Stream>::write_time() const {
+  const std::chrono::milliseconds normal = server_.config().body_timeout;
+  return body_timed_out_ || shutdown_cut_
+             ? std::min<std::chrono::milliseconds>(kTimeoutAnswerTime, normal)
+             : normal;
+}
+
 template <class Stream>
 void BasicHttpSession<Stream>::force_close() {
   if (closed_) return;
@@ -591,9 +601,7 @@ template <class Stream>
 void BasicHttpSession<Stream>::write_next_chunk() {
   if (stream_writing_ || stream_queue_.empty() || closed_) return;
   stream_writing_ = true;
-  lowest().expires_after(shutdown_cut_ ? std::min<std::chrono::milliseconds>(
-                                             kTimeoutAnswerTime, server_.config().body_timeout)
-                                       : server_.config().body_timeout);
+  lowest().expires_after(write_time());
   net::async_write(stream_, net::buffer(stream_queue_.front()),
                    [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                      self->stream_writing_ = false;
@@ -652,10 +660,7 @@ void BasicHttpSession<Stream>::send(Response&& res) {
     res.content_length(length);
   }
   response_ = std::make_shared<Response>(std::move(res));
-  lowest().expires_after(
-      body_timed_out_ || shutdown_cut_
-          ? std::min<std::chrono::milliseconds>(kTimeoutAnswerTime, server_.config().body_timeout)
-          : server_.config().body_timeout);
+  lowest().expires_after(write_time());
   http::async_write(stream_, *response_,
                     [self = this->shared_from_this()](beast::error_code ec, std::size_t bytes) {
                       self->on_write(ec, bytes);

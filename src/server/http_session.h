@@ -76,6 +76,8 @@ class BasicHttpSession final : public Session,
   void on_deadline();
   // Closes the connection whatever it is doing. Call on the stream's executor.
   void force_close();
+  // The deadline of the next write.
+  std::chrono::milliseconds write_time() const;
   void wait_for_request();
   void read_header();
   void on_header(boost::beast::error_code ec);
