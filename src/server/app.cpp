@@ -4,7 +4,6 @@
 #include <thread>
 #include <utility>  // before Boost 1.74 Asio, which uses std::exchange without it
 
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "server/basic_routes.h"
@@ -13,6 +12,7 @@
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
+#include "server/signal_watcher.h"
 #include "server/static_routes.h"
 #include "server/token_auth.h"
 #include "server/transcription_routes.h"
@@ -70,6 +70,8 @@ void schedule_idle_unload(net::steady_timer& timer, ModelRegistry& models) {
 }  // namespace
 
 int serve(const Config& config) {
+  // Before any thread starts: every one inherits the mask, and the SignalWatcher takes them.
+  block_stop_signals();
   auto log = make_logger(config.log);
   Metrics metrics;
   Watchdog watchdog;
@@ -153,26 +155,23 @@ int serve(const Config& config) {
     return 1;
   }
 
-  boost::asio::signal_set signals(server.io_context(), SIGINT, SIGTERM, SIGHUP);
-  std::function<void()> watch = [&] {
-    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-      if (ec) return;
-      if (signo == SIGHUP) {
-        reload_tokens(server, config.source, *log);
-        watch();
-        return;
-      }
-      log->info("received {}; stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
-      shutting_down = true;
-      // Jobs get most of the grace period, so that those dropped at its end can still be
-      // answered before the connections close.
-      const auto grace = config.http.shutdown_grace;
-      jobs.shutdown(std::chrono::steady_clock::now() + grace * 9 / 10);
-      server.shutdown();
-      if (metrics_server) metrics_server->shutdown();
-    });
-  };
-  watch();
+  SignalWatcher signals(server.io_context(), [&](int signo) {
+    if (signo == SIGHUP) {
+      reload_tokens(server, config.source, *log);
+      return;
+    }
+    if (shutting_down.exchange(true)) {
+      log->info("received {} while stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      return;
+    }
+    log->info("received {}; stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    // Jobs get most of the grace period, so that those dropped at its end can still be
+    // answered before the connections close.
+    const auto grace = config.http.shutdown_grace;
+    jobs.shutdown(std::chrono::steady_clock::now() + grace * 9 / 10);
+    server.shutdown();
+    if (metrics_server) metrics_server->shutdown();
+  });
 
   net::steady_timer unload_timer(server.io_context());
   schedule_idle_unload(unload_timer, models);
