@@ -117,10 +117,14 @@ struct TranscribeOptions {
                                         // (a last start runs to the end); empty = everything
   bool vad = false;  // drop long silences (energy voice activity detection) before decoding;
                      // times still refer to the original audio
-  float compression_ratio_threshold = 2.4f;   // retry above it; <= 0 = never
-  float logprob_threshold = -1.0f;            // retry below it (average log-prob per token)
-  float no_speech_threshold = 0.6f;           // with logprob below threshold: window is silent
-  int threads = 0;                            // compute threads; 0 = all cores
+  float compression_ratio_threshold = 2.4f;  // retry above it; <= 0 = never
+  float logprob_threshold = -1.0f;           // retry below it (average log-prob per token)
+  float no_speech_threshold = 0.6f;          // with logprob below threshold: window is silent
+  int threads = 0;                           // compute threads; 0 = all cores
+  // Decoder steps run together with those of other transcriptions of the same model that have
+  // this set and run at the same time (one read of the weights for all), on their threads
+  // together. Same results; for a server running several transcriptions at once.
+  bool batch_steps = false;
   const std::atomic<bool>* cancel = nullptr;  // raised = stop at the next decoder step (kCancelled)
   std::function<void(double fraction_done)> on_progress;  // after each window
   std::function<void(const Segment&)> on_segment;         // each segment as soon as it is final

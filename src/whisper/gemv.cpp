@@ -169,7 +169,12 @@ __attribute__((target("avx512f"))) void columns_avx512(const float* x, std::int6
       }
     }
   }
-  columns_generic(x, M, k, ldx, w, j, j1, y, ldy, bias, gelu, accumulate);
+  // The last columns one at a time through the same loop, so that a column's sum does not
+  // depend on where the row count's column blocks end (a batched step's rows must come out
+  // as they would alone).
+  if constexpr (C > 1) {
+    columns_avx512<S, M, 1>(x, k, ldx, w, j, j1, y, ldy, bias, gelu, accumulate);
+  }
 }
 
 template <Storage S>
@@ -226,7 +231,9 @@ __attribute__((target("avx2,fma,f16c"))) void columns_avx2(
       }
     }
   }
-  columns_generic(x, M, k, ldx, w, j, j1, y, ldy, bias, gelu, accumulate);
+  if constexpr (C > 1) {  // as columns_avx512
+    columns_avx2<S, M, 1>(x, k, ldx, w, j, j1, y, ldy, bias, gelu, accumulate);
+  }
 }
 
 using ColumnsKernel = void (*)(const float*, std::int64_t, std::int64_t, const WeightMatrix&,

@@ -21,6 +21,7 @@
 #include "earshot/error.h"
 #include "whisper/ggml_types.h"
 #include "whisper/log_mel.h"
+#include "whisper/step_batcher.h"
 #include "whisper/tokenizer.h"
 
 // Storage: the matrices of an f16 file (every Linear weight and the token embedding: all but a
@@ -584,6 +585,16 @@ const whisper::Tokenizer& Model::tokenizer() const {
     tokenizer_ = std::make_shared<const whisper::Tokenizer>(whisper::Tokenizer::for_model(*this));
   });
   return *tokenizer_;
+}
+
+whisper::StepBatcher& Model::step_batcher() const {
+  std::call_once(batcher_once_, [this] {
+    // A leader waits up to 2 ms for the members between two steps: far more than a token's
+    // logit filters take, little against a window's decoding.
+    batcher_ = std::make_shared<whisper::StepBatcher>(whisper::kMaxGemvRows,
+                                                      std::chrono::microseconds(2000));
+  });
+  return *batcher_;
 }
 
 const ModelDims& model_dims(const Model& model) {

@@ -21,6 +21,7 @@ namespace earshot {
 namespace whisper {
 
 class Tokenizer;
+class StepBatcher;
 
 // A weight tensor, row-major in PyTorch's dimension order: a Linear weight of PyTorch shape
 // [out, in] is `out` rows of `in` values (the ggml file's ne = {in, out}). Held as f32, except
@@ -156,6 +157,10 @@ class Model {
   // compiled pattern) and shared by every transcription; safe to call from any thread.
   const whisper::Tokenizer& tokenizer() const;
 
+  // What runs the decoder steps of this model's concurrent transcriptions together
+  // (step_batcher.h), made on first use; safe to call from any thread.
+  whisper::StepBatcher& step_batcher() const;
+
   ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
@@ -169,6 +174,8 @@ class Model {
   std::shared_ptr<const void> storage_;
   mutable std::once_flag tokenizer_once_;
   mutable std::shared_ptr<const whisper::Tokenizer> tokenizer_;
+  mutable std::once_flag batcher_once_;
+  mutable std::shared_ptr<whisper::StepBatcher> batcher_;
 };
 
 }  // namespace earshot

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "whisper/half_attention.h"
 #include "whisper/kernels.h"
 #include "whisper/model.h"
+#include "whisper/step_batcher.h"
 
 namespace earshot::whisper {
 namespace {
@@ -26,7 +28,7 @@ std::size_t size(std::int64_t a, std::int64_t b) {
 }  // namespace
 
 struct WhisperState::Impl {
-  Impl(const Model& m, int n_threads)
+  Impl(const Model& m, int n_threads, StepBatcher* step_batcher)
       : model(m),
         dims(m.dims()),
         // Never more than OMP_THREAD_LIMIT allows: oneDNN splits a product for the threads it
@@ -34,7 +36,8 @@ struct WhisperState::Impl {
         threads(std::min(n_threads > 0 ? n_threads : std::max(1, omp_get_num_procs()),
                          std::max(1, omp_get_thread_limit()))),
         half_cross(m.precision() == Precision::kInt8),
-        gemm(threads) {
+        gemm(threads),
+        batcher(step_batcher) {
     const std::int64_t d = dims.n_audio_state;
     const std::int64_t ctx = dims.n_audio_ctx;
     const std::int64_t dt = dims.n_text_state;
@@ -105,8 +108,9 @@ struct WhisperState::Impl {
   // half_cross), self-attention cache.
   std::vector<float> cross_k, cross_v;
   std::vector<std::uint16_t> cross_k16, cross_v16;
-  // Attention of n query rows (dec_q) over layer l's cross K/V, into dec_attn.
-  void cross_attention(std::size_t l, std::int64_t n, std::span<float> scratch);
+  // Attention of n query rows q over layer l's cross K/V, into out (rows of n_text_state).
+  void cross_attention(std::size_t l, const float* q, float* out, std::int64_t n,
+                       std::span<float> scratch, StepWorkers& workers);
   // Layer l of cross K or V as f32: as stored, or converted into `converted` when binary16.
   const float* cross_f32(const std::vector<float>& f32, const std::vector<std::uint16_t>& f16,
                          std::size_t l, std::vector<float>& converted);
@@ -127,13 +131,56 @@ struct WhisperState::Impl {
   std::int64_t pool_used = 0;
   std::vector<std::vector<std::int32_t>> sequence_rows;
   std::vector<std::int32_t> gathered_rows;
-  std::vector<float> batch_scratch;
 
   // Raw cross-attention scores q k^T / sqrt(d_head) of chosen (layer, head) pairs, captured by
   // decode() when set: [pair][token][n_audio_ctx] (word timestamps).
   std::span<const std::pair<int, int>> capture_heads;
   std::vector<float>* captured_scores = nullptr;
-  void capture_cross_scores(std::size_t layer, std::int64_t n);
+  void capture_cross_scores(std::size_t layer, std::int64_t n, const float* q_rows);
+
+  // A decoder step: one state's (decode(), decode_batch()) or several states' at once (the
+  // StepBatcher's batches). Each row is computed as it would be alone.
+  struct StepRows {
+    Impl* state = nullptr;
+    std::span<const std::int32_t> tokens;
+    bool batch = false;     // decode_batch(): the forked sequences, one token each
+    bool all_rows = false;  // decode(): the logits of every row, not only the last
+    std::vector<float>* logits = nullptr;
+  };
+  // Where a step computes: rows of n_text_state floats (mlp: 4x), attention scratch for the
+  // workers' threads, and the products through `gemm` (one state's, any row count) or, when
+  // null, gemv_linear on `workers` (a batch: at most kMaxGemvRows rows). k, v and logits are
+  // a batch's only (one state writes into its own cache and logits).
+  struct StepSpace {
+    float* x = nullptr;
+    float* h = nullptr;
+    float* q = nullptr;
+    float* k = nullptr;
+    float* v = nullptr;
+    float* attn = nullptr;
+    float* mlp = nullptr;
+    float* logits = nullptr;
+    std::span<float> scratch;
+    StepWorkers* workers = nullptr;
+    Gemm* gemm = nullptr;
+    int threads = 1;  // layer_norm's
+  };
+  // Runs the step through the batcher when there is one and the step is a few rows.
+  void run_step(StepRows& part);
+  void leave_batch();
+  StepSpace own_space();
+  static void step(std::span<StepRows* const> parts, const StepSpace& space);
+  static void execute_batch(std::span<StepBatcher::Item* const> items,
+                            StepBatcher::Resources& resources);
+  // Layer `layer`'s rows for this step's K or V in `cache` (self_k/self_v, or pool_k/pool_v
+  // when batch).
+  float* cache_rows(std::vector<float>& cache, bool batch, std::size_t layer);
+  void self_attention(std::size_t layer, const StepRows& part, const float* q, float* out,
+                      std::span<float> scratch, StepWorkers& workers);
+  // decode_batch(): the step's position, and each sequence's row list grown by this step's.
+  std::int64_t batch_position() const;
+  void add_sequence_rows();
+  StepBatcher* const batcher;
 };
 
 void WhisperState::Impl::encode(std::span<const float> mel) {
@@ -241,69 +288,254 @@ void WhisperState::Impl::decode(std::span<const std::int32_t> tokens, bool all_r
                   "decode: token " + std::to_string(token) + " outside the vocabulary");
     }
   }
-  const auto& w = model.weights().decoder;
-  const std::int64_t d = dims.n_text_state;
-  const std::int64_t text_ctx = dims.n_text_ctx;
-  float* x = dec_x.data();
-  float* h = dec_h.data();
-  for (std::int64_t i = 0; i < n; ++i) {
-    w.token_embedding.row_to_f32(tokens[static_cast<std::size_t>(i)], x + i * d);
-    add_in_place(x + i * d, w.positional_embedding.ptr() + size(n_past + i, d), d);
-  }
-
-  const AttentionShape self_shape{.n_q = n,
-                                  .n_kv = n_past + n,
-                                  .n_head = dims.n_text_head,
-                                  .d_head = d / dims.n_text_head,
-                                  .causal_offset = n_past};
-  for (std::size_t l = 0; l < w.blocks.size(); ++l) {
-    const auto& block = w.blocks[l];
-    float* layer_k = self_k.data() + l * size(text_ctx, d);
-    float* layer_v = self_v.data() + l * size(text_ctx, d);
-    layer_norm(x, n, d, block.attn_ln.weight.ptr(), block.attn_ln.bias.ptr(), h, threads);
-    gemm.linear(h, n, d, d, block.attn.query.weight.matrix(), d, dec_q.data(), d,
-                {.bias = block.attn.query.bias.ptr()});
-    gemm.linear(h, n, d, d, block.attn.key.weight.matrix(), d, layer_k + n_past * d, d);
-    gemm.linear(h, n, d, d, block.attn.value.weight.matrix(), d, layer_v + n_past * d, d,
-                {.bias = block.attn.value.bias.ptr()});
-    attention(dec_q.data(), d, layer_k, d, layer_v, d, dec_attn.data(), d, self_shape,
-              attention_scratch, gemm.step_workers());
-    gemm.linear(dec_attn.data(), n, d, d, block.attn.out.weight.matrix(), d, x, d,
-                {.bias = block.attn.out.bias.ptr(), .accumulate = true});
-
-    layer_norm(x, n, d, block.cross_attn_ln.weight.ptr(), block.cross_attn_ln.bias.ptr(), h,
-               threads);
-    gemm.linear(h, n, d, d, block.cross_attn.query.weight.matrix(), d, dec_q.data(), d,
-                {.bias = block.cross_attn.query.bias.ptr()});
-    if (captured_scores != nullptr) {
-      capture_cross_scores(l, n);
-    }
-    cross_attention(l, n, attention_scratch);
-    gemm.linear(dec_attn.data(), n, d, d, block.cross_attn.out.weight.matrix(), d, x, d,
-                {.bias = block.cross_attn.out.bias.ptr(), .accumulate = true});
-
-    layer_norm(x, n, d, block.mlp_ln.weight.ptr(), block.mlp_ln.bias.ptr(), h, threads);
-    gemm.linear(h, n, d, d, block.mlp_fc1.weight.matrix(), 4 * d, dec_mlp.data(), 4 * d,
-                {.bias = block.mlp_fc1.bias.ptr(), .gelu = true});
-    gemm.linear(dec_mlp.data(), n, 4 * d, 4 * d, block.mlp_fc2.weight.matrix(), d, x, d,
-                {.bias = block.mlp_fc2.bias.ptr(), .accumulate = true});
-  }
-  n_past += static_cast<int>(n);
-
-  // Logits = ln(x) @ token_embedding^T, only for the rows the caller wants.
-  const std::int64_t first = all_rows ? 0 : n - 1;
-  const std::int64_t rows = n - first;
-  layer_norm(x + first * d, rows, d, w.ln.weight.ptr(), w.ln.bias.ptr(), h, threads);
-  logits.resize(size(rows, dims.n_vocab));
-  gemm.linear(h, rows, d, d, w.token_embedding.matrix(), dims.n_vocab, logits.data(), dims.n_vocab);
+  StepRows part{
+      .state = this, .tokens = tokens, .batch = false, .all_rows = all_rows, .logits = &logits};
+  run_step(part);
 }
 
-WhisperState::WhisperState(const Model& model, int threads)
-    : impl_(std::make_unique<Impl>(model, threads)) {}
+void WhisperState::Impl::run_step(StepRows& part) {
+  const auto rows = static_cast<std::int64_t>(part.tokens.size());
+  if (batcher != nullptr && rows <= kMaxGemvRows && captured_scores == nullptr) {
+    StepBatcher::Item item{.member = this,
+                           .rows = rows,
+                           .threads = threads,
+                           .payload = &part,
+                           .done = false,
+                           .error = {}};
+    batcher->submit(item, &Impl::execute_batch);
+    return;
+  }
+  leave_batch();
+  StepRows* parts[] = {&part};
+  step(parts, own_space());
+}
 
-WhisperState::~WhisperState() = default;
+void WhisperState::Impl::leave_batch() {
+  if (batcher != nullptr) batcher->leave(this);
+}
+
+WhisperState::Impl::StepSpace WhisperState::Impl::own_space() {
+  return {.x = dec_x.data(),
+          .h = dec_h.data(),
+          .q = dec_q.data(),
+          .k = nullptr,  // one state: K/V straight into its cache
+          .v = nullptr,
+          .attn = dec_attn.data(),
+          .mlp = dec_mlp.data(),
+          .logits = nullptr,  // one state: logits straight into its vector
+          .scratch = attention_scratch,
+          .workers = &gemm.step_workers(),
+          .gemm = &gemm,
+          .threads = threads};
+}
+
+void WhisperState::Impl::execute_batch(std::span<StepBatcher::Item* const> items,
+                                       StepBatcher::Resources& resources) {
+  std::array<StepRows*, kMaxGemvRows> parts{};
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    parts[i] = static_cast<StepRows*>(items[i]->payload);
+  }
+  Impl& first = *parts[0]->state;
+  if (items.size() == 1) {
+    // Alone: the state's own buffers and workers.
+    first.step(std::span(parts).first(1), first.own_space());
+    return;
+  }
+  const ModelDims& dims = first.dims;
+  const std::size_t d = static_cast<std::size_t>(dims.n_text_state);
+  const std::size_t rows = kMaxGemvRows;
+  const std::size_t scratch =
+      size(resources.workers.threads(), std::max<std::int64_t>(dims.n_text_ctx, dims.n_audio_ctx));
+  auto& buffer = resources.buffer;
+  const std::size_t need =
+      rows * (6 * d + 4 * d + static_cast<std::size_t>(dims.n_vocab)) + scratch;
+  if (buffer.size() < need) buffer.resize(need);
+  float* at = buffer.data();
+  const auto next = [&at](std::size_t count) {
+    float* p = at;
+    at += count;
+    return p;
+  };
+  StepSpace space{.x = next(rows * d),
+                  .h = next(rows * d),
+                  .q = next(rows * d),
+                  .k = next(rows * d),
+                  .v = next(rows * d),
+                  .attn = next(rows * d),
+                  .mlp = next(rows * 4 * d),
+                  .logits = next(rows * static_cast<std::size_t>(dims.n_vocab)),
+                  .scratch = std::span(next(scratch), scratch),
+                  .workers = &resources.workers,
+                  .gemm = nullptr,
+                  .threads = 1};
+  first.step(std::span(parts).first(items.size()), space);
+}
+
+float* WhisperState::Impl::cache_rows(std::vector<float>& cache, bool batch, std::size_t layer) {
+  const std::int64_t d = dims.n_text_state;
+  if (batch) {
+    return cache.data() + layer * size(pool_capacity, d) + pool_used * d;
+  }
+  return cache.data() + layer * size(dims.n_text_ctx, d) + n_past * d;
+}
+
+void WhisperState::Impl::step(std::span<StepRows* const> parts, const StepSpace& space) {
+  const ModelDims& dims = parts[0]->state->dims;
+  const auto& w = parts[0]->state->model.weights().decoder;
+  const std::int64_t d = dims.n_text_state;
+  const std::int64_t n_vocab = dims.n_vocab;
+  const bool alone = parts.size() == 1;
+  // Part p's rows are [offset[p], offset[p + 1]) of the step's buffers.
+  std::array<std::int64_t, kMaxGemvRows + 1> offset{};
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    offset[p + 1] = offset[p] + static_cast<std::int64_t>(parts[p]->tokens.size());
+  }
+  const std::int64_t total = offset[parts.size()];
+  StepWorkers& workers = *space.workers;
+  const auto linear = [&](const float* x, std::int64_t m, std::int64_t k, const WeightMatrix& wm,
+                          std::int64_t n, float* y, const Epilogue& e) {
+    if (space.gemm != nullptr) {
+      space.gemm->linear(x, m, k, k, wm, n, y, n, e);
+    } else {
+      gemv_linear(x, m, k, k, wm, n, y, n, e.bias, e.gelu, e.accumulate, workers);
+    }
+  };
+
+  float* x = space.x;
+  float* h = space.h;
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    Impl& s = *parts[p]->state;
+    const auto n = static_cast<std::int64_t>(parts[p]->tokens.size());
+    if (parts[p]->batch) s.add_sequence_rows();
+    for (std::int64_t i = 0; i < n; ++i) {
+      // decode(): positions n_past + i; decode_batch(): every sequence at the same position.
+      const std::int64_t position = parts[p]->batch ? s.batch_position() : s.n_past + i;
+      float* row = x + (offset[p] + i) * d;
+      w.token_embedding.row_to_f32(parts[p]->tokens[static_cast<std::size_t>(i)], row);
+      add_in_place(row, w.positional_embedding.ptr() + size(position, d), d);
+    }
+  }
+
+  for (std::size_t l = 0; l < w.blocks.size(); ++l) {
+    const auto& block = w.blocks[l];
+    layer_norm(x, total, d, block.attn_ln.weight.ptr(), block.attn_ln.bias.ptr(), h, space.threads);
+    linear(h, total, d, block.attn.query.weight.matrix(), d, space.q,
+           {.bias = block.attn.query.bias.ptr()});
+    // One state writes its new K/V rows straight into its cache; a batch copies them there.
+    Impl& s0 = *parts[0]->state;
+    float* k = alone ? s0.cache_rows(parts[0]->batch ? s0.pool_k : s0.self_k, parts[0]->batch, l)
+                     : space.k;
+    float* v = alone ? s0.cache_rows(parts[0]->batch ? s0.pool_v : s0.self_v, parts[0]->batch, l)
+                     : space.v;
+    linear(h, total, d, block.attn.key.weight.matrix(), d, k, {});
+    linear(h, total, d, block.attn.value.weight.matrix(), d, v,
+           {.bias = block.attn.value.bias.ptr()});
+    for (std::size_t p = 0; p < parts.size(); ++p) {
+      Impl& s = *parts[p]->state;
+      const bool batch = parts[p]->batch;
+      const std::int64_t first = offset[p] * d;
+      const std::int64_t count = (offset[p + 1] - offset[p]) * d;
+      if (!alone) {
+        std::copy_n(k + first, count, s.cache_rows(batch ? s.pool_k : s.self_k, batch, l));
+        std::copy_n(v + first, count, s.cache_rows(batch ? s.pool_v : s.self_v, batch, l));
+      }
+      s.self_attention(l, *parts[p], space.q + first, space.attn + first, space.scratch, workers);
+    }
+    linear(space.attn, total, d, block.attn.out.weight.matrix(), d, x,
+           {.bias = block.attn.out.bias.ptr(), .accumulate = true});
+
+    layer_norm(x, total, d, block.cross_attn_ln.weight.ptr(), block.cross_attn_ln.bias.ptr(), h,
+               space.threads);
+    linear(h, total, d, block.cross_attn.query.weight.matrix(), d, space.q,
+           {.bias = block.cross_attn.query.bias.ptr()});
+    for (std::size_t p = 0; p < parts.size(); ++p) {
+      Impl& s = *parts[p]->state;
+      const std::int64_t n = offset[p + 1] - offset[p];
+      const float* q = space.q + offset[p] * d;
+      if (s.captured_scores != nullptr) {
+        s.capture_cross_scores(l, n, q);
+      }
+      s.cross_attention(l, q, space.attn + offset[p] * d, n, space.scratch, workers);
+    }
+    linear(space.attn, total, d, block.cross_attn.out.weight.matrix(), d, x,
+           {.bias = block.cross_attn.out.bias.ptr(), .accumulate = true});
+
+    layer_norm(x, total, d, block.mlp_ln.weight.ptr(), block.mlp_ln.bias.ptr(), h, space.threads);
+    linear(h, total, d, block.mlp_fc1.weight.matrix(), 4 * d, space.mlp,
+           {.bias = block.mlp_fc1.bias.ptr(), .gelu = true});
+    linear(space.mlp, total, 4 * d, block.mlp_fc2.weight.matrix(), d, x,
+           {.bias = block.mlp_fc2.bias.ptr(), .accumulate = true});
+  }
+
+  // Logits = ln(x) @ token_embedding^T, for the rows each caller wants (decode(): the last
+  // row unless all_rows), gathered in h.
+  std::array<std::int64_t, kMaxGemvRows + 1> out_offset{};
+  std::int64_t out_rows = 0;
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    Impl& s = *parts[p]->state;
+    const std::int64_t n = offset[p + 1] - offset[p];
+    if (parts[p]->batch) {
+      s.pool_used += n;
+    } else {
+      s.n_past += static_cast<int>(n);
+    }
+    const std::int64_t first = (parts[p]->batch || parts[p]->all_rows) ? 0 : n - 1;
+    const std::int64_t rows = n - first;
+    out_offset[p] = out_rows;
+    layer_norm(x + (offset[p] + first) * d, rows, d, w.ln.weight.ptr(), w.ln.bias.ptr(),
+               h + out_rows * d, space.threads);
+    out_rows += rows;
+  }
+  out_offset[parts.size()] = out_rows;
+  if (alone) {
+    auto& logits = *parts[0]->logits;
+    logits.resize(size(out_rows, n_vocab));
+    linear(h, out_rows, d, w.token_embedding.matrix(), n_vocab, logits.data(), {});
+    return;
+  }
+  linear(h, out_rows, d, w.token_embedding.matrix(), n_vocab, space.logits, {});
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    parts[p]->logits->assign(space.logits + out_offset[p] * n_vocab,
+                             space.logits + out_offset[p + 1] * n_vocab);
+  }
+}
+
+void WhisperState::Impl::self_attention(std::size_t layer, const StepRows& part, const float* q,
+                                        float* out, std::span<float> scratch,
+                                        StepWorkers& workers) {
+  const std::int64_t d = dims.n_text_state;
+  const auto n = static_cast<std::int64_t>(part.tokens.size());
+  if (part.batch) {
+    const std::int64_t n_keys = batch_position() + 1;
+    const GatheredAttentionShape shape{.n_seq = n,
+                                       .n_keys = n_keys,
+                                       .n_head = dims.n_text_head,
+                                       .d_head = d / dims.n_text_head,
+                                       .ld = d};
+    gathered_attention(q, pool_k.data() + layer * size(pool_capacity, d),
+                       pool_v.data() + layer * size(pool_capacity, d), gathered_rows, out, shape,
+                       scratch, workers);
+    return;
+  }
+  const AttentionShape shape{.n_q = n,
+                             .n_kv = n_past + n,
+                             .n_head = dims.n_text_head,
+                             .d_head = d / dims.n_text_head,
+                             .causal_offset = n_past};
+  const float* k = self_k.data() + layer * size(dims.n_text_ctx, d);
+  const float* v = self_v.data() + layer * size(dims.n_text_ctx, d);
+  attention(q, d, k, d, v, d, out, d, shape, scratch, workers);
+}
+
+WhisperState::WhisperState(const Model& model, int threads, StepBatcher* batcher)
+    : impl_(std::make_unique<Impl>(model, threads, batcher)) {}
+
+WhisperState::~WhisperState() {
+  impl_->leave_batch();
+}
 
 void WhisperState::encode(std::span<const float> mel) {
+  impl_->leave_batch();
   impl_->encode(mel);
 }
 
@@ -325,6 +557,7 @@ void WhisperState::truncate(int n) {
     throw Error(ErrorCode::kInvalidArgument, "truncate: " + std::to_string(n) + " is outside [0, " +
                                                  std::to_string(impl_->n_past) + "]");
   }
+  impl_->leave_batch();
   impl_->n_past = n;
 }
 
@@ -344,14 +577,15 @@ const float* WhisperState::Impl::cross_f32(const std::vector<float>& f32,
   return converted.data();
 }
 
-void WhisperState::Impl::cross_attention(std::size_t l, std::int64_t n, std::span<float> scratch) {
+void WhisperState::Impl::cross_attention(std::size_t l, const float* q, float* out, std::int64_t n,
+                                         std::span<float> scratch, StepWorkers& workers) {
   const std::int64_t d = dims.n_text_state;
   const std::int64_t ctx = dims.n_audio_ctx;
   if (n > kMaxGemvRows) {
     // Many query rows (a prompt): the backend's batched products over f32 K/V.
     const float* k = cross_f32(cross_k, cross_k16, l, enc_k);
     const float* v = cross_f32(cross_v, cross_v16, l, enc_v);
-    full_attention(dec_q.data(), n, k, v, ctx, dims.n_text_head, d, dec_attn.data());
+    full_attention(q, n, k, v, ctx, dims.n_text_head, d, out);
     return;
   }
   // A decoder step's few query rows: the direct kernel reads K and V once, where the
@@ -362,17 +596,16 @@ void WhisperState::Impl::cross_attention(std::size_t l, std::int64_t n, std::spa
                              .d_head = d / dims.n_text_head,
                              .causal_offset = -1};
   if (half_cross) {
-    attention_f16_kv(dec_q.data(), d, cross_k16.data() + l * size(ctx, d), d,
-                     cross_v16.data() + l * size(ctx, d), d, dec_attn.data(), d, shape, scratch,
-                     gemm.step_workers());
+    attention_f16_kv(q, d, cross_k16.data() + l * size(ctx, d), d,
+                     cross_v16.data() + l * size(ctx, d), d, out, d, shape, scratch, workers);
   } else {
-    attention(dec_q.data(), d, cross_k.data() + l * size(ctx, d), d,
-              cross_v.data() + l * size(ctx, d), d, dec_attn.data(), d, shape, scratch,
-              gemm.step_workers());
+    attention(q, d, cross_k.data() + l * size(ctx, d), d, cross_v.data() + l * size(ctx, d), d, out,
+              d, shape, scratch, workers);
   }
 }
 
-void WhisperState::Impl::capture_cross_scores(std::size_t layer, std::int64_t n) {
+void WhisperState::Impl::capture_cross_scores(std::size_t layer, std::int64_t n,
+                                              const float* q_rows) {
   const std::int64_t d = dims.n_text_state;
   const std::int64_t ctx = dims.n_audio_ctx;
   const std::int64_t d_head = d / dims.n_text_head;
@@ -386,7 +619,7 @@ void WhisperState::Impl::capture_cross_scores(std::size_t layer, std::int64_t n)
     float* out = captured_scores->data() + p * size(n, ctx);
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t i = 0; i < n; ++i) {
-      const float* q = dec_q.data() + i * d + column;
+      const float* q = q_rows + i * d + column;
       for (std::int64_t j = 0; j < ctx; ++j) {
         const float* kj = k + j * d + column;
         float dot = 0.0f;
@@ -431,7 +664,6 @@ void WhisperState::Impl::fork(int n, int max_steps) {
     prefix[static_cast<std::size_t>(i)] = i;
   }
   sequence_rows.assign(static_cast<std::size_t>(n), prefix);
-  batch_scratch.resize(size(threads, std::max<std::int64_t>(dims.n_text_ctx, dims.n_audio_ctx)));
 }
 
 void WhisperState::Impl::decode_batch(std::span<const std::int32_t> tokens,
@@ -450,64 +682,30 @@ void WhisperState::Impl::decode_batch(std::span<const std::int32_t> tokens,
                   "decode_batch: token " + std::to_string(token) + " outside the vocabulary");
     }
   }
-  const auto& w = model.weights().decoder;
-  const std::int64_t d = dims.n_text_state;
-  float* x = dec_x.data();
-  float* h = dec_h.data();
-  for (std::int64_t i = 0; i < n; ++i) {
-    w.token_embedding.row_to_f32(tokens[static_cast<std::size_t>(i)], x + i * d);
-    add_in_place(x + i * d, w.positional_embedding.ptr() + size(position, d), d);
-  }
+  StepRows part{
+      .state = this, .tokens = tokens, .batch = true, .all_rows = true, .logits = &logits};
+  run_step(part);
+}
+
+std::int64_t WhisperState::Impl::batch_position() const {
+  // Each sequence lists its rows, this step's included (add_sequence_rows).
+  return static_cast<std::int64_t>(sequence_rows.front().size()) - 1;
+}
+
+void WhisperState::Impl::add_sequence_rows() {
   // This step's K/V rows: pool_used + i for sequence i.
-  const std::int64_t n_keys = position + 1;
+  const auto n = static_cast<std::int64_t>(sequence_rows.size());
+  const auto n_keys = static_cast<std::int64_t>(sequence_rows.front().size()) + 1;
   gathered_rows.resize(size(n, n_keys));
   for (std::int64_t i = 0; i < n; ++i) {
     auto& rows = sequence_rows[static_cast<std::size_t>(i)];
     rows.push_back(static_cast<std::int32_t>(pool_used + i));
     std::copy(rows.begin(), rows.end(), gathered_rows.begin() + i * n_keys);
   }
-  const GatheredAttentionShape self_shape{.n_seq = n,
-                                          .n_keys = n_keys,
-                                          .n_head = dims.n_text_head,
-                                          .d_head = d / dims.n_text_head,
-                                          .ld = d};
-  for (std::size_t l = 0; l < w.blocks.size(); ++l) {
-    const auto& block = w.blocks[l];
-    float* layer_k = pool_k.data() + l * size(pool_capacity, d);
-    float* layer_v = pool_v.data() + l * size(pool_capacity, d);
-    layer_norm(x, n, d, block.attn_ln.weight.ptr(), block.attn_ln.bias.ptr(), h, threads);
-    gemm.linear(h, n, d, d, block.attn.query.weight.matrix(), d, dec_q.data(), d,
-                {.bias = block.attn.query.bias.ptr()});
-    gemm.linear(h, n, d, d, block.attn.key.weight.matrix(), d, layer_k + pool_used * d, d);
-    gemm.linear(h, n, d, d, block.attn.value.weight.matrix(), d, layer_v + pool_used * d, d,
-                {.bias = block.attn.value.bias.ptr()});
-    gathered_attention(dec_q.data(), layer_k, layer_v, gathered_rows, dec_attn.data(), self_shape,
-                       batch_scratch, gemm.step_workers());
-    gemm.linear(dec_attn.data(), n, d, d, block.attn.out.weight.matrix(), d, x, d,
-                {.bias = block.attn.out.bias.ptr(), .accumulate = true});
-
-    layer_norm(x, n, d, block.cross_attn_ln.weight.ptr(), block.cross_attn_ln.bias.ptr(), h,
-               threads);
-    gemm.linear(h, n, d, d, block.cross_attn.query.weight.matrix(), d, dec_q.data(), d,
-                {.bias = block.cross_attn.query.bias.ptr()});
-    cross_attention(l, n, batch_scratch);
-    gemm.linear(dec_attn.data(), n, d, d, block.cross_attn.out.weight.matrix(), d, x, d,
-                {.bias = block.cross_attn.out.bias.ptr(), .accumulate = true});
-
-    layer_norm(x, n, d, block.mlp_ln.weight.ptr(), block.mlp_ln.bias.ptr(), h, threads);
-    gemm.linear(h, n, d, d, block.mlp_fc1.weight.matrix(), 4 * d, dec_mlp.data(), 4 * d,
-                {.bias = block.mlp_fc1.bias.ptr(), .gelu = true});
-    gemm.linear(dec_mlp.data(), n, 4 * d, 4 * d, block.mlp_fc2.weight.matrix(), d, x, d,
-                {.bias = block.mlp_fc2.bias.ptr(), .accumulate = true});
-  }
-  pool_used += n;
-
-  layer_norm(x, n, d, w.ln.weight.ptr(), w.ln.bias.ptr(), h, threads);
-  logits.resize(size(n, dims.n_vocab));
-  gemm.linear(h, n, d, d, w.token_embedding.matrix(), dims.n_vocab, logits.data(), dims.n_vocab);
 }
 
 void WhisperState::fork(int n, int max_steps) {
+  impl_->leave_batch();
   impl_->fork(n, max_steps);
 }
 

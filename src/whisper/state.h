@@ -12,12 +12,16 @@ class Model;
 
 namespace earshot::whisper {
 
+class StepBatcher;
+
 // Per-transcription inference state over one shared, immutable Model: encoder output,
 // cross-attention K/V (computed once per window) and the decoder's self-attention cache.
 // Not thread-safe; one per concurrent transcription.
 class WhisperState {
  public:
-  WhisperState(const Model& model, int threads);
+  // With `batcher` (shared by the states of one model, step_batcher.h), decoder steps of a
+  // few rows run together with other states' concurrent steps; results are the same.
+  WhisperState(const Model& model, int threads, StepBatcher* batcher = nullptr);
   ~WhisperState();
   WhisperState(const WhisperState&) = delete;
   WhisperState& operator=(const WhisperState&) = delete;

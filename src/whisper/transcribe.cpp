@@ -71,7 +71,8 @@ Transcription transcribe_samples(const Model& model, std::span<const float> samp
   const double mel_ms = ms_since(t0);
   const int content_frames = mel.n_frames - whisper::kChunkFrames;
 
-  whisper::WhisperState state(model, threads);
+  whisper::WhisperState state(model, threads,
+                              options.batch_steps ? &model.step_batcher() : nullptr);
   whisper::StateLogitsSource source(state, options.word_timestamps
                                                ? whisper::alignment_heads(model.dims())
                                                : whisper::AlignmentHeads{});
