@@ -40,17 +40,21 @@ void reload_tokens(HttpServer& server, const std::filesystem::path& source, spdl
   }
 }
 
-void add_metrics_route(Router& router, Metrics& metrics, JobQueue& jobs, bool authenticated) {
+void add_metrics_route(Router& router, Metrics& metrics, JobQueue& jobs,
+                       const ModelRegistry& models, bool authenticated) {
   router.add({.path = "/metrics",
               .methods = {http::verb::get},
               .authenticated = authenticated,
               .error_style = ErrorStyle::kOriginal,
-              .handler = [&metrics, &jobs](Request& req, const RequestContext&,
-                                           std::shared_ptr<Exchange> ex) {
+              .handler = [&metrics, &jobs, &models](Request& req, const RequestContext&,
+                                                    std::shared_ptr<Exchange> ex) {
                 Response res{http::status::ok, req.version()};
                 res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-                res.body() =
-                    metrics.render({.queue_depth = jobs.queued(), .jobs_running = jobs.running()});
+                const auto batches = models.batch_totals();
+                res.body() = metrics.render({.queue_depth = jobs.queued(),
+                                             .jobs_running = jobs.running(),
+                                             .batched_steps = batches.steps,
+                                             .step_batches = batches.batches});
                 res.keep_alive(req.keep_alive());
                 res.prepare_payload();
                 ex->respond(std::move(res));
@@ -117,7 +121,8 @@ int serve(const Config& config) {
   add_static_routes(router);
   add_transcription_routes(router, service);
   const bool separate_metrics = config.metrics.enabled && config.metrics.port != 0;
-  if (config.metrics.enabled && !separate_metrics) add_metrics_route(router, metrics, jobs, true);
+  if (config.metrics.enabled && !separate_metrics)
+    add_metrics_route(router, metrics, jobs, models, true);
 
   auto auth = std::make_shared<TokenAuth>(config.http.allowed_tokens, config.http.auth_schemes);
   for (const auto& t : config.http.allowed_tokens) {
@@ -137,7 +142,7 @@ int serve(const Config& config) {
   std::unique_ptr<HttpServer> metrics_server;
   if (separate_metrics) {
     Router metrics_router;
-    add_metrics_route(metrics_router, metrics, jobs, false);
+    add_metrics_route(metrics_router, metrics, jobs, models, false);
     HttpConfig mc = config.http;
     mc.host = config.metrics.host;
     mc.port = config.metrics.port;

@@ -308,7 +308,7 @@ void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
   r.only_keys(e, k,
               {"default_model", "workers", "threads_per_worker", "max_queued_jobs",
                "max_jobs_per_token", "max_audio_seconds", "request_timeout", "model_idle_ttl",
-               "preload_default", "model_dir", "precision"});
+               "preload_default", "model_dir", "precision", "batch_decoding"});
   if (e.contains("default_model"))
     out.default_model = r.string(e["default_model"], k + ".default_model");
   if (e.contains("workers")) out.workers = r.unsigned_int(e["workers"], k + ".workers", 1, 256);
@@ -336,6 +336,10 @@ void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
     } else {
       out.model_idle_ttl = r.seconds(e["model_idle_ttl"], k + ".model_idle_ttl", 30 * 86400);
     }
+  }
+  if (e.contains("batch_decoding")) {
+    if (!e["batch_decoding"].is_boolean()) r.fail(k + ".batch_decoding", "expected true or false");
+    out.batch_decoding = e["batch_decoding"].get<bool>();
   }
   if (e.contains("preload_default")) {
     if (!e["preload_default"].is_boolean())

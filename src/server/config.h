@@ -59,9 +59,10 @@ struct EngineConfig {
   std::string default_model;               // "" = the only model; required when there are several
   std::size_t workers = 1;                 // transcriptions at once
   int threads_per_worker = 0;              // engine threads per job; 0 = cores / workers
-  std::size_t max_queued_jobs = 16;        // waiting jobs; more get 503 with Retry-After
-  std::size_t max_jobs_per_token = 4;      // queued + running per token; 0 = no limit
-  double max_audio_seconds = 3 * 3600;     // longer audio is refused
+  bool batch_decoding = true;        // concurrent jobs' decoder steps of one model run as one step
+  std::size_t max_queued_jobs = 16;  // waiting jobs; more get 503 with Retry-After
+  std::size_t max_jobs_per_token = 4;   // queued + running per token; 0 = no limit
+  double max_audio_seconds = 3 * 3600;  // longer audio is refused
   std::chrono::milliseconds request_timeout{30 * 60 * 1000};  // a job running longer is stopped
   std::chrono::milliseconds model_idle_ttl{0};  // unload a model unused this long; 0 = never
   bool preload_default = true;                  // load the default model at start-up

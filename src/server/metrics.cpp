@@ -85,6 +85,15 @@ std::string Metrics::render(const Gauges& gauges) const {
       "gauge\n";
   out += "earshot_jobs_running " + std::to_string(gauges.jobs_running) + "\n";
   out +=
+      "# HELP earshot_batched_decoder_steps_total Decoder steps of concurrent transcriptions "
+      "run through the step batcher (engine.batch_decoding; since the model was loaded).\n"
+      "# TYPE earshot_batched_decoder_steps_total counter\n";
+  out += "earshot_batched_decoder_steps_total " + std::to_string(gauges.batched_steps) + "\n";
+  out +=
+      "# HELP earshot_decoder_step_batches_total Batches those steps ran in (steps / batches = "
+      "transcriptions per weight read).\n# TYPE earshot_decoder_step_batches_total counter\n";
+  out += "earshot_decoder_step_batches_total " + std::to_string(gauges.step_batches) + "\n";
+  out +=
       "# HELP earshot_transcriptions_total Transcriptions completed.\n# TYPE "
       "earshot_transcriptions_total counter\n";
   out += "earshot_transcriptions_total " + std::to_string(transcriptions_) + "\n";

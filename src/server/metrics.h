@@ -24,6 +24,8 @@ class Metrics {
   struct Gauges {
     std::size_t queue_depth = 0;
     std::size_t jobs_running = 0;
+    std::uint64_t batched_steps = 0;  // decoder steps run through the step batchers
+    std::uint64_t step_batches = 0;   // the batches they made
   };
 
   std::string render(const Gauges& gauges) const;

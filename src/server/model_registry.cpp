@@ -1,5 +1,8 @@
 #include "server/model_registry.h"
 
+#include "whisper/model.h"
+#include "whisper/step_batcher.h"
+
 namespace earshot::server {
 
 ModelRegistry::ModelRegistry(std::vector<ModelSpec> models, std::string default_model,
@@ -104,6 +107,23 @@ std::size_t ModelRegistry::unload_idle() {
 double ModelRegistry::last_load_seconds() const {
   std::lock_guard lock(mutex_);
   return last_load_seconds_;
+}
+
+ModelRegistry::BatchTotals ModelRegistry::batch_totals() const {
+  std::vector<std::shared_ptr<const Model>> loaded;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, e] : entries_) {
+      if (e.model) loaded.push_back(e.model);
+    }
+  }
+  BatchTotals totals;
+  for (const auto& m : loaded) {
+    const auto stats = m->step_batcher().stats();
+    totals.steps += stats.items;
+    totals.batches += stats.batches;
+  }
+  return totals;
 }
 
 std::string model_name_from_path(const std::filesystem::path& path) {

@@ -47,6 +47,14 @@ class ModelRegistry {
   // Seconds the most recent successful load took; 0 before any.
   double last_load_seconds() const;
 
+  // Decoder steps run through the loaded models' step batchers, and the batches they made
+  // (engine.batch_decoding), summed over the models loaded now.
+  struct BatchTotals {
+    std::uint64_t steps = 0;
+    std::uint64_t batches = 0;
+  };
+  BatchTotals batch_totals() const;
+
  private:
   struct Entry {
     ModelSpec spec;

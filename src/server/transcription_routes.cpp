@@ -308,6 +308,7 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
 
     TranscribeOptions options = r.options;
     options.threads = threads;
+    options.batch_steps = svc.engine.batch_decoding && svc.engine.workers > 1;
     options.cancel = cancel.get();
     if (r.stream) {
       Response head{http::status::ok, r.version};

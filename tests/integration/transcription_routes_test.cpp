@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <fstream>
 #include <future>
 #include <regex>
 #include <thread>
@@ -522,6 +523,59 @@ TEST(NoModel, ServerStartsSaysHowToGetOneAndServesPing) {
   const auto line_start = log.rfind('\n', at);
   const auto line_end = log.find('\n', at);
   EXPECT_EQ(log.substr(line_start + 1, line_end - line_start - 1).find('\n'), std::string::npos);
+}
+
+std::uint64_t metric_value(const std::string& body, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(body, m, std::regex("\n" + name + " ([0-9]+)"))) return 0;
+  return std::stoull(m[1].str());
+}
+
+// With two workers the decoder steps of transcriptions running at the same time are run as
+// one step (engine.batch_decoding): each request still gets the text it gets alone, and
+// /metrics shows steps that shared a batch.
+TEST(RouteBatching, ConcurrentRequestsShareDecoderStepsAndGetTheirTextsAlone) {
+  EARSHOT_REQUIRE_CONFORMANCE(conformance);
+  const json models = {{"micro", (conformance / "micro.ggml.bin").string()}};
+  ServerProcess server(R"({"server": {"http": {"host": "127.0.0.1", "port": 0,
+      "request_max_size": 100000000, "allowed_tokens": ["token1"]}}, "models": )" +
+                       models.dump() + R"(, "engine": {"workers": 2, "threads_per_worker": 1,
+      "max_queued_jobs": 16, "max_jobs_per_token": 0}})");
+  const auto read = [](const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::vector<std::string> audio = {read(conformance / "hello.wav"),
+                                          read(conformance / "long45.wav")};
+  const auto transcribe = [&](const std::string& body) {
+    const auto r = http_request(server.port(), "POST", "/stt?language=en", kToken, body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return json::parse(r.body).value("text", std::string("(no text)"));
+  };
+  std::vector<std::string> alone;
+  for (const auto& a : audio) alone.push_back(transcribe(a));
+  const auto before = http_request(server.port(), "GET", "/metrics", kToken).body;
+
+  std::vector<std::future<std::string>> replies;
+  for (int i = 0; i < 6; ++i) {
+    replies.push_back(std::async(
+        std::launch::async, [&, i] { return transcribe(audio[static_cast<std::size_t>(i % 2)]); }));
+  }
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    EXPECT_EQ(replies[i].get(), alone[i % 2]) << "request " << i;
+  }
+  const auto after = http_request(server.port(), "GET", "/metrics", kToken).body;
+  const auto steps = metric_value(after, "earshot_batched_decoder_steps_total") -
+                     metric_value(before, "earshot_batched_decoder_steps_total");
+  const auto batches = metric_value(after, "earshot_decoder_step_batches_total") -
+                       metric_value(before, "earshot_decoder_step_batches_total");
+  EXPECT_GT(batches, 0u) << after;
+  // Fewer batches than steps: some steps of different requests ran together.
+  EXPECT_LT(batches, steps) << after;
+  // One request at a time never shares a step.
+  EXPECT_EQ(metric_value(before, "earshot_batched_decoder_steps_total"),
+            metric_value(before, "earshot_decoder_step_batches_total"))
+      << before;
 }
 
 }  // namespace
