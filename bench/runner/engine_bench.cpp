@@ -25,6 +25,7 @@
 #include "whisper/log_mel.h"
 #include "whisper/model.h"
 #include "whisper/state.h"
+#include "whisper/step_batcher.h"
 
 namespace earshot::bench {
 namespace {
@@ -188,8 +189,10 @@ void run_file(whisper::WhisperState& state, const std::vector<float>& samples, i
 }
 
 struct ConcurrencyFigure {
-  double sequential_s = 0;  // n jobs one after another, each with every thread
-  double concurrent_s = 0;  // n jobs at once, the threads split between them
+  double sequential_s = 0;     // n jobs one after another, each with every thread
+  double concurrent_s = 0;     // n jobs at once, the threads split, decoder steps batched
+  double unbatched_s = 0;      // n jobs at once, the threads split, each step alone
+  double steps_per_batch = 0;  // decoder steps per batch in the batched run
   int threads_per_job = 0;
 };
 
@@ -205,18 +208,30 @@ ConcurrencyFigure concurrency(const Model& model, int n, int threads, int tokens
     run_file(state, samples, threads, tokens);
   }
   f.sequential_s = ms_since(t0) * 1e-3;
-  t0 = Clock::now();
-  std::vector<std::thread> jobs;
-  for (int i = 0; i < n; ++i) {
-    jobs.emplace_back([&] {
-      whisper::WhisperState state(model, f.threads_per_job);
-      run_file(state, samples, f.threads_per_job, tokens);
-    });
-  }
-  for (auto& job : jobs) {
-    job.join();
-  }
-  f.concurrent_s = ms_since(t0) * 1e-3;
+  // At once, as the server's workers run them: with the model's step batcher
+  // (engine.batch_decoding), then without.
+  const auto at_once = [&](whisper::StepBatcher* batcher) {
+    const auto start = Clock::now();
+    std::vector<std::thread> jobs;
+    for (int i = 0; i < n; ++i) {
+      jobs.emplace_back([&] {
+        whisper::WhisperState state(model, f.threads_per_job, batcher);
+        run_file(state, samples, f.threads_per_job, tokens);
+      });
+    }
+    for (auto& job : jobs) {
+      job.join();
+    }
+    return ms_since(start) * 1e-3;
+  };
+  auto& batcher = model.step_batcher();
+  const auto before = batcher.stats();
+  f.concurrent_s = at_once(&batcher);
+  const auto after = batcher.stats();
+  f.steps_per_batch =
+      static_cast<double>(after.items - before.items) /
+      static_cast<double>(std::max<std::uint64_t>(1, after.batches - before.batches));
+  f.unbatched_s = at_once(nullptr);
   return f;
 }
 
@@ -439,6 +454,8 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
         j["concurrent_jobs"] = options.concurrency;
         j["jobs_sequential_s"] = jobs->sequential_s;
         j["jobs_concurrent_s"] = jobs->concurrent_s;
+        j["jobs_concurrent_unbatched_s"] = jobs->unbatched_s;
+        j["jobs_steps_per_batch"] = jobs->steps_per_batch;
         j["jobs_threads_each"] = jobs->threads_per_job;
       }
       out << j.dump() << "\n";
@@ -482,6 +499,12 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
                       "%.2f s at once (%d threads each): %.2fx\n",
                       options.concurrency, jobs->sequential_s, threads, jobs->concurrent_s,
                       jobs->threads_per_job, jobs->sequential_s / jobs->concurrent_s);
+        out << line;
+        std::snprintf(line, sizeof line,
+                      "    (decoder steps batched, %.2f per batch; each step alone: %.2f s, "
+                      "%.2fx)\n",
+                      jobs->steps_per_batch, jobs->unbatched_s,
+                      jobs->sequential_s / jobs->unbatched_s);
         out << line;
       }
     }
