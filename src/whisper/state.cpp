@@ -25,6 +25,25 @@ std::size_t size(std::int64_t a, std::int64_t b) {
   return static_cast<std::size_t>(a) * static_cast<std::size_t>(b);
 }
 
+// Floats whose memory is not written when allocated: the pages of rows a window never
+// reaches (most of a 448-position cache: a window decodes tens of tokens) are never touched
+// and cost no resident memory (small's self-attention cache alone is 33 MB). Every row is
+// written before it is read. resize() drops the contents.
+class RowBuffer {
+ public:
+  void resize(std::size_t count) {
+    if (count == count_) return;
+    data_.reset(new float[count]);  // default-initialised: not written
+    count_ = count;
+  }
+  float* data() { return data_.get(); }
+  const float* data() const { return data_.get(); }
+
+ private:
+  std::unique_ptr<float[]> data_;
+  std::size_t count_ = 0;
+};
+
 }  // namespace
 
 struct WhisperState::Impl {
@@ -114,11 +133,11 @@ struct WhisperState::Impl {
   // Layer l of cross K or V as f32: as stored, or converted into `converted` when binary16.
   const float* cross_f32(const std::vector<float>& f32, const std::vector<std::uint16_t>& f16,
                          std::size_t l, std::vector<float>& converted);
-  std::vector<float> self_k, self_v;
+  RowBuffer self_k, self_v;
   int n_past = 0;
 
   // Decoder activations for up to n_text_ctx tokens at once.
-  std::vector<float> dec_x, dec_h, dec_q, dec_attn, dec_mlp;
+  RowBuffer dec_x, dec_h, dec_q, dec_attn, dec_mlp;
   std::vector<float> attention_scratch;
 
   // Batched decoding (fork / decode_batch / reorder): every sequence's K/V rows in one pool per
@@ -126,7 +145,7 @@ struct WhisperState::Impl {
   // a beam reorder copies row indices, never K/V.
   void fork(int n, int max_steps);
   void decode_batch(std::span<const std::int32_t> tokens, std::vector<float>& logits);
-  std::vector<float> pool_k, pool_v;
+  RowBuffer pool_k, pool_v;
   std::int64_t pool_capacity = 0;
   std::int64_t pool_used = 0;
   std::vector<std::vector<std::int32_t>> sequence_rows;
@@ -174,7 +193,7 @@ struct WhisperState::Impl {
                             StepBatcher::Resources& resources);
   // Layer `layer`'s rows for this step's K or V in `cache` (self_k/self_v, or pool_k/pool_v
   // when batch).
-  float* cache_rows(std::vector<float>& cache, bool batch, std::size_t layer);
+  float* cache_rows(RowBuffer& cache, bool batch, std::size_t layer);
   void self_attention(std::size_t layer, const StepRows& part, const float* q, float* out,
                       std::span<float> scratch, StepWorkers& workers);
   // decode_batch(): the step's position, and each sequence's row list grown by this step's.
@@ -371,7 +390,7 @@ void WhisperState::Impl::execute_batch(std::span<StepBatcher::Item* const> items
   first.step(std::span(parts).first(items.size()), space);
 }
 
-float* WhisperState::Impl::cache_rows(std::vector<float>& cache, bool batch, std::size_t layer) {
+float* WhisperState::Impl::cache_rows(RowBuffer& cache, bool batch, std::size_t layer) {
   const std::int64_t d = dims.n_text_state;
   if (batch) {
     return cache.data() + layer * size(pool_capacity, d) + pool_used * d;
@@ -653,10 +672,8 @@ void WhisperState::Impl::fork(int n, int max_steps) {
   for (std::int64_t l = 0; l < layers; ++l) {
     const std::size_t from = l * size(dims.n_text_ctx, d);
     const std::size_t to = l * size(pool_capacity, d);
-    std::copy_n(self_k.begin() + static_cast<std::ptrdiff_t>(from), n_past * d,
-                pool_k.begin() + static_cast<std::ptrdiff_t>(to));
-    std::copy_n(self_v.begin() + static_cast<std::ptrdiff_t>(from), n_past * d,
-                pool_v.begin() + static_cast<std::ptrdiff_t>(to));
+    std::copy_n(self_k.data() + from, n_past * d, pool_k.data() + to);
+    std::copy_n(self_v.data() + from, n_past * d, pool_v.data() + to);
   }
   pool_used = n_past;
   std::vector<std::int32_t> prefix(static_cast<std::size_t>(n_past));
