@@ -193,6 +193,8 @@ struct ConcurrencyFigure {
   double concurrent_s = 0;     // n jobs at once, the threads split, decoder steps batched
   double unbatched_s = 0;      // n jobs at once, the threads split, each step alone
   double steps_per_batch = 0;  // decoder steps per batch in the batched run
+  double gather_s = 0;         // the batched run's leaders waiting for members' steps
+  double batches_s = 0;        // the batched run's batches running
   int threads_per_job = 0;
 };
 
@@ -231,6 +233,8 @@ ConcurrencyFigure concurrency(const Model& model, int n, int threads, int tokens
   f.steps_per_batch =
       static_cast<double>(after.items - before.items) /
       static_cast<double>(std::max<std::uint64_t>(1, after.batches - before.batches));
+  f.gather_s = after.gather_seconds - before.gather_seconds;
+  f.batches_s = after.run_seconds - before.run_seconds;
   f.unbatched_s = at_once(nullptr);
   return f;
 }
@@ -456,6 +460,8 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
         j["jobs_concurrent_s"] = jobs->concurrent_s;
         j["jobs_concurrent_unbatched_s"] = jobs->unbatched_s;
         j["jobs_steps_per_batch"] = jobs->steps_per_batch;
+        j["jobs_batch_gather_s"] = jobs->gather_s;
+        j["jobs_batches_s"] = jobs->batches_s;
         j["jobs_threads_each"] = jobs->threads_per_job;
       }
       out << j.dump() << "\n";
@@ -501,9 +507,9 @@ int run_bench(const BenchOptions& options, std::ostream& out, std::ostream& err)
                       jobs->threads_per_job, jobs->sequential_s / jobs->concurrent_s);
         out << line;
         std::snprintf(line, sizeof line,
-                      "    (decoder steps batched, %.2f per batch; each step alone: %.2f s, "
-                      "%.2fx)\n",
-                      jobs->steps_per_batch, jobs->unbatched_s,
+                      "    (decoder steps batched, %.2f per batch, %.2f s running batches, %.2f s "
+                      "gathering them; each step alone: %.2f s, %.2fx)\n",
+                      jobs->steps_per_batch, jobs->batches_s, jobs->gather_s, jobs->unbatched_s,
                       jobs->sequential_s / jobs->unbatched_s);
         out << line;
       }

@@ -35,6 +35,7 @@ void StepBatcher::submit(Item& item, Executor execute) {
 
 void StepBatcher::run_batch(std::unique_lock<std::mutex>& lock, Item& own, Executor execute) {
   leading_ = true;
+  const auto gather_start = std::chrono::steady_clock::now();
   // The members that have not submitted yet are between two steps (a token's logit filters):
   // they come back within microseconds, unless they are doing something longer without
   // having left, which the wait bounds.
@@ -57,6 +58,7 @@ void StepBatcher::run_batch(std::unique_lock<std::mutex>& lock, Item& own, Execu
       ++it;
     }
   }
+  const auto run_start = std::chrono::steady_clock::now();
   lock.unlock();
   std::exception_ptr error;
   try {
@@ -65,7 +67,10 @@ void StepBatcher::run_batch(std::unique_lock<std::mutex>& lock, Item& own, Execu
   } catch (...) {
     error = std::current_exception();
   }
+  const auto run_end = std::chrono::steady_clock::now();
   lock.lock();
+  stats_.gather_seconds += std::chrono::duration<double>(run_start - gather_start).count();
+  stats_.run_seconds += std::chrono::duration<double>(run_end - run_start).count();
   for (Item* i : batch) {
     i->error = error;
     i->done = true;

@@ -53,6 +53,8 @@ class StepBatcher {
     std::uint64_t batches = 0;    // batches run
     std::uint64_t items = 0;      // items run
     std::uint64_t max_items = 0;  // most items in one batch
+    double gather_seconds = 0;    // leaders waiting for members' steps
+    double run_seconds = 0;       // batches running
   };
 
   // `max_rows`: rows a batch holds at most; `wait`: how long a leader waits for members that
