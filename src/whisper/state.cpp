@@ -191,9 +191,9 @@ struct WhisperState::Impl {
   static void step(std::span<StepRows* const> parts, const StepSpace& space);
   static void execute_batch(std::span<StepBatcher::Item* const> items,
                             StepBatcher::Resources& resources);
-  // Layer `layer`'s rows for this step's K or V in `cache` (self_k/self_v, or pool_k/pool_v
-  // when batch).
-  float* cache_rows(RowBuffer& cache, bool batch, std::size_t layer);
+  // Layer `layer`'s rows for this step's keys (else values): in self_k/self_v, or in
+  // pool_k/pool_v when batch.
+  float* cache_rows(bool keys, bool batch, std::size_t layer);
   void self_attention(std::size_t layer, const StepRows& part, const float* q, float* out,
                       std::span<float> scratch, StepWorkers& workers);
   // decode_batch(): the step's position, and each sequence's row list grown by this step's.
@@ -390,12 +390,12 @@ void WhisperState::Impl::execute_batch(std::span<StepBatcher::Item* const> items
   first.step(std::span(parts).first(items.size()), space);
 }
 
-float* WhisperState::Impl::cache_rows(RowBuffer& cache, bool batch, std::size_t layer) {
+float* WhisperState::Impl::cache_rows(bool keys, bool batch, std::size_t layer) {
   const std::int64_t d = dims.n_text_state;
   if (batch) {
-    return cache.data() + layer * size(pool_capacity, d) + pool_used * d;
+    return (keys ? pool_k : pool_v).data() + layer * size(pool_capacity, d) + pool_used * d;
   }
-  return cache.data() + layer * size(dims.n_text_ctx, d) + n_past * d;
+  return (keys ? self_k : self_v).data() + layer * size(dims.n_text_ctx, d) + n_past * d;
 }
 
 void WhisperState::Impl::step(std::span<StepRows* const> parts, const StepSpace& space) {
@@ -442,10 +442,8 @@ void WhisperState::Impl::step(std::span<StepRows* const> parts, const StepSpace&
            {.bias = block.attn.query.bias.ptr()});
     // One state writes its new K/V rows straight into its cache; a batch copies them there.
     Impl& s0 = *parts[0]->state;
-    float* k = alone ? s0.cache_rows(parts[0]->batch ? s0.pool_k : s0.self_k, parts[0]->batch, l)
-                     : space.k;
-    float* v = alone ? s0.cache_rows(parts[0]->batch ? s0.pool_v : s0.self_v, parts[0]->batch, l)
-                     : space.v;
+    float* k = alone ? s0.cache_rows(true, parts[0]->batch, l) : space.k;
+    float* v = alone ? s0.cache_rows(false, parts[0]->batch, l) : space.v;
     linear(h, total, d, block.attn.key.weight.matrix(), d, k, {});
     linear(h, total, d, block.attn.value.weight.matrix(), d, v,
            {.bias = block.attn.value.bias.ptr()});
@@ -455,8 +453,8 @@ void WhisperState::Impl::step(std::span<StepRows* const> parts, const StepSpace&
       const std::int64_t first = offset[p] * d;
       const std::int64_t count = (offset[p + 1] - offset[p]) * d;
       if (!alone) {
-        std::copy_n(k + first, count, s.cache_rows(batch ? s.pool_k : s.self_k, batch, l));
-        std::copy_n(v + first, count, s.cache_rows(batch ? s.pool_v : s.self_v, batch, l));
+        std::copy_n(k + first, count, s.cache_rows(true, batch, l));
+        std::copy_n(v + first, count, s.cache_rows(false, batch, l));
       }
       s.self_attention(l, *parts[p], space.q + first, space.attn + first, space.scratch, workers);
     }
