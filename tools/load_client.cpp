@@ -258,6 +258,153 @@ std::string format_report(const LoadReport& r) {
   return out.str();
 }
 
+const char* token_probe_name(TokenProbe probe) {
+  switch (probe) {
+    case TokenProbe::kUnknown:
+      return "unknown token";
+    case TokenProbe::kLastCharWrong:
+      return "known, last character wrong";
+    case TokenProbe::kFirstCharWrong:
+      return "known, first character wrong";
+    case TokenProbe::kValid:
+      return "valid token";
+  }
+  return "?";
+}
+
+double mann_whitney_z(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.empty() || b.empty()) return 0;
+  std::vector<std::pair<double, bool>> all;  // value, from a
+  all.reserve(a.size() + b.size());
+  for (double v : a) all.emplace_back(v, true);
+  for (double v : b) all.emplace_back(v, false);
+  std::sort(all.begin(), all.end());
+  double rank_sum_a = 0;
+  for (std::size_t i = 0; i < all.size();) {
+    std::size_t j = i;
+    while (j < all.size() && all[j].first == all[i].first) ++j;
+    const double rank = (static_cast<double>(i + j) + 1) / 2;  // ties share their mean rank
+    for (std::size_t k = i; k < j; ++k) {
+      if (all[k].second) rank_sum_a += rank;
+    }
+    i = j;
+  }
+  const double na = static_cast<double>(a.size());
+  const double nb = static_cast<double>(b.size());
+  const double u = rank_sum_a - na * (na + 1) / 2;
+  return (u - na * nb / 2) / std::sqrt(na * nb * (na + nb + 1) / 12);
+}
+
+AuthTimingReport probe_auth_timing(const AuthTimingPlan& plan) {
+  const auto address = net::ip::make_address(plan.host);
+  if (!address.is_loopback()) throw std::invalid_argument("earshot-load only uses loopback addresses");
+  if (plan.token.empty()) throw std::invalid_argument("the probe needs a valid token");
+  std::mt19937 rng(plan.seed);
+  const std::string alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  auto other_char = [](char c) { return c == 'x' ? 'y' : 'x'; };
+  std::string last_wrong = plan.token;
+  last_wrong.back() = other_char(last_wrong.back());
+  std::string first_wrong = plan.token;
+  first_wrong.front() = other_char(first_wrong.front());
+
+  net::io_context ioc;
+  tcp::socket socket(ioc);
+  beast::flat_buffer buffer;
+  AuthTimingReport report;
+  auto connect = [&] {
+    beast::error_code ec;
+    socket.close(ec);
+    buffer.clear();
+    socket.open(address.is_v6() ? tcp::v6() : tcp::v4());
+    socket.connect({address, plan.port});
+    set_timeouts(socket, plan.io_timeout);
+  };
+  connect();
+  std::vector<TokenProbe> order = {TokenProbe::kUnknown, TokenProbe::kLastCharWrong,
+                                   TokenProbe::kFirstCharWrong, TokenProbe::kValid};
+  for (std::size_t round = 0; round < plan.rounds; ++round) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (const auto probe : order) {
+      std::string token;
+      switch (probe) {
+        case TokenProbe::kUnknown:
+          token.resize(plan.token.size());
+          for (auto& c : token) c = alphabet[rng() % alphabet.size()];
+          break;
+        case TokenProbe::kLastCharWrong:
+          token = last_wrong;
+          break;
+        case TokenProbe::kFirstCharWrong:
+          token = first_wrong;
+          break;
+        case TokenProbe::kValid:
+          token = plan.token;
+          break;
+      }
+      const std::string request = "GET /ping HTTP/1.1\r\nHost: " + plan.host + ":" +
+                                  std::to_string(plan.port) + "\r\nAuthorization: Token " + token +
+                                  "\r\n\r\n";
+      if (!socket.is_open()) {
+        connect();
+        ++report.reconnects;
+      }
+      beast::error_code ec;
+      http::response_parser<http::string_body> parser;
+      const auto start = Clock::now();
+      net::write(socket, net::buffer(request), ec);
+      if (!ec) http::read(socket, buffer, parser, ec);
+      const auto us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+      if (ec) {
+        ++report.no_answer;
+        beast::error_code ignored;
+        socket.close(ignored);
+        continue;
+      }
+      auto& times = report.probes[probe];
+      const auto& answer = parser.get();
+      ++times.by_status[static_cast<int>(answer.result_int())];
+      std::ostringstream head;
+      head << answer.base();
+      if (head.str().find(token) != std::string::npos ||
+          answer.body().find(token) != std::string::npos) {
+        ++times.echoed;
+      }
+      ++times.bodies[answer.body()];
+      times.us.push_back(us);
+      if (!answer.keep_alive()) socket.close(ec);
+    }
+  }
+  const auto& unknown = report.probes[TokenProbe::kUnknown].us;
+  for (auto& [probe, times] : report.probes) {
+    times.p10 = percentile(times.us, 0.10);
+    times.p50 = percentile(times.us, 0.50);
+    times.p90 = percentile(times.us, 0.90);
+    if (probe != TokenProbe::kUnknown) times.z_vs_unknown = mann_whitney_z(times.us, unknown);
+  }
+  return report;
+}
+
+std::string format_auth_timing(const AuthTimingReport& r) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << "GET /ping, one request at a time; microseconds from write to answer\n";
+  for (const auto& [probe, t] : r.probes) {
+    out << "  " << token_probe_name(probe) << ": " << t.us.size() << " answers";
+    for (const auto& [status, count] : t.by_status) out << ", " << status << " x" << count;
+    out << "; p10 " << t.p10 << ", p50 " << t.p50 << ", p90 " << t.p90;
+    if (probe != TokenProbe::kUnknown) {
+      out.precision(2);
+      out << "; Mann-Whitney z vs unknown " << t.z_vs_unknown;
+      out.precision(1);
+    }
+    if (t.echoed > 0) out << "; token echoed in " << t.echoed << " answers";
+    out << "\n";
+  }
+  out << "no answer " << r.no_answer << ", reconnects " << r.reconnects << "\n";
+  return out.str();
+}
+
 std::optional<ProcessMemory> process_memory(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   if (!in) return std::nullopt;

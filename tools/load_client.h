@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <sys/types.h>
 
@@ -64,6 +65,49 @@ LoadReport run_load(const LoadPlan& plan);
 
 // The report as text (one line per kind and status, then latencies).
 std::string format_report(const LoadReport& report);
+
+// Response timing of refused tokens, over loopback: whether a token that is almost a known
+// one (one character changed at its end or its start) is refused in a time that differs
+// from a token unlike any known one. Requests of every class go one at a time over one
+// kept-alive connection, in a shuffled order per round, so that drift in the machine's speed
+// falls on every class alike. The server must not rate-limit failed authentications
+// (`auth_failure_limit: 0`), or the refusals measured are the limiter's 429s.
+enum class TokenProbe { kUnknown, kLastCharWrong, kFirstCharWrong, kValid };
+
+const char* token_probe_name(TokenProbe probe);
+
+struct AuthTimingPlan {
+  std::string host = "127.0.0.1";  // loopback only
+  unsigned short port = 0;
+  std::string token;        // a valid token; the near misses are made from it
+  std::size_t rounds = 1000;  // requests per class
+  unsigned seed = 1;
+  std::chrono::milliseconds io_timeout{10000};
+};
+
+struct ProbeTimes {
+  std::map<int, std::size_t> by_status;
+  std::size_t echoed = 0;  // answers whose head or body contained the token sent
+  std::map<std::string, std::size_t> bodies;  // answer body -> count
+  std::vector<double> us;  // one per answered request, microseconds from write to answer
+  double p10 = 0, p50 = 0, p90 = 0;
+  // Mann-Whitney U test of this class's times against the unknown tokens' (normal
+  // approximation): |z| below ~3 means no difference the samples can show.
+  double z_vs_unknown = 0;
+};
+
+struct AuthTimingReport {
+  std::map<TokenProbe, ProbeTimes> probes;
+  std::size_t no_answer = 0;
+  std::size_t reconnects = 0;  // times the server closed the connection
+};
+
+AuthTimingReport probe_auth_timing(const AuthTimingPlan& plan);
+
+std::string format_auth_timing(const AuthTimingReport& report);
+
+// z of a Mann-Whitney U test of a against b (positive: a tends to be larger).
+double mann_whitney_z(const std::vector<double>& a, const std::vector<double>& b);
 
 // VmHWM (peak) and VmRSS (current) of a process in KiB, from /proc/<pid>/status.
 struct ProcessMemory {

@@ -3,6 +3,8 @@
 //                --oversize-bytes 20000000 --server-pid "$(pidof earshot)"
 // Prints requests handled, answers by kind and status, p50/p99 latency and, with
 // --server-pid, the server's resident memory before and after and its peak.
+//   earshot-load --port 8080 --token token1 --auth-timing 2000
+// times refusals of unknown and nearly-known tokens instead (tools/load_client.h).
 
 #include <cmath>
 #include <cstdint>
@@ -35,8 +37,12 @@ int main(int argc, char** argv) {
   app.add_option("--connections", plan.connections, "concurrent clients")->capture_default_str();
   app.add_option("--idle", plan.idle_connections, "extra idle connections held open")
       ->capture_default_str();
-  app.add_option("--oversize-bytes", plan.oversize_bytes, "Content-Length of oversize requests")
-      ->required();
+  app.add_option("--oversize-bytes", plan.oversize_bytes,
+                 "Content-Length of oversize requests (required for the load)");
+  std::size_t auth_rounds = 0;
+  app.add_option("--auth-timing", auth_rounds,
+                 "instead of the load: time refusals of unknown and nearly-known tokens, this "
+                 "many requests each (the server must run with auth_failure_limit 0)");
   app.add_option("--valid", plan.valid, "valid requests per round")->capture_default_str();
   app.add_option("--unauthorised", plan.unauthorised, "unauthorised requests per round")
       ->capture_default_str();
@@ -45,6 +51,26 @@ int main(int argc, char** argv) {
   app.add_option("--oversize", plan.oversize, "oversize requests per round")->capture_default_str();
   app.add_option("--server-pid", server_pid, "the server's pid, to report its memory");
   CLI11_PARSE(app, argc, argv);
+
+  if (auth_rounds > 0) {
+    try {
+      earshot::tools::AuthTimingPlan probe;
+      probe.host = plan.host;
+      probe.port = plan.port;
+      probe.token = plan.token;
+      probe.rounds = auth_rounds;
+      std::printf("%s", earshot::tools::format_auth_timing(
+                            earshot::tools::probe_auth_timing(probe)).c_str());
+      return 0;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "earshot-load: %s\n", e.what());
+      return 2;
+    }
+  }
+  if (plan.oversize_bytes == 0) {
+    std::fprintf(stderr, "earshot-load: --oversize-bytes is required for the load\n");
+    return 2;
+  }
 
   if (audio_file.empty()) {
     plan.audio = earshot::tools::tone_wav(tone_seconds);
