@@ -53,7 +53,8 @@ std::string first_wrong() {
 }
 
 BENCHMARK_CAPTURE(decide, unknown, std::string("Zq81mVnR0pLk2JxW7tYc4HsBe9GfUa3oDi6Ny5Mw0ErT"))
-    ->Arg(1)->Arg(64);
+    ->Arg(1)
+    ->Arg(64);
 BENCHMARK_CAPTURE(decide, last_char_wrong, last_wrong())->Arg(1)->Arg(64);
 BENCHMARK_CAPTURE(decide, first_char_wrong, first_wrong())->Arg(1)->Arg(64);
 BENCHMARK_CAPTURE(decide, valid, kSecret)->Arg(1)->Arg(64);

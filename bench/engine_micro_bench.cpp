@@ -12,6 +12,7 @@
 #include "machine_peak.h"
 #include "whisper/fused_attention.h"
 #include "whisper/gemm.h"
+#include "whisper/int8_attention.h"
 #include "whisper/kernels.h"
 #include "whisper/model.h"
 
@@ -164,6 +165,36 @@ BENCHMARK(BM_EncoderAttention)
     ->Args({512, 8, 2, 1})
     ->Args({768, 12, 2, 0})
     ->Args({768, 12, 2, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The int8 path's encoder self-attention (int8_attention.h): args d, heads, threads. FLOP/s
+// counts the f32 path's multiply-adds (effective rate).
+void BM_EncoderAttentionInt8(benchmark::State& state) {
+  const std::int64_t d = state.range(0);
+  const std::int64_t heads = state.range(1);
+  const int threads = static_cast<int>(state.range(2));
+  const auto q = random_values(static_cast<std::size_t>(kFrames * d), 3);
+  const auto k = random_values(static_cast<std::size_t>(kFrames * d), 4);
+  const auto v = random_values(static_cast<std::size_t>(kFrames * d), 5);
+  std::vector<float> out(static_cast<std::size_t>(kFrames * d));
+  std::vector<float> scratch(
+      static_cast<std::size_t>(earshot::whisper::int8_attention_scratch(kFrames, d, threads)));
+  for (auto _ : state) {
+    if (!earshot::whisper::int8_attention(q.data(), kFrames, k.data(), v.data(), kFrames, heads, d,
+                                          out.data(), scratch, threads)) {
+      state.SkipWithError("no AVX-512 VNNI on this CPU");
+      break;
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_flops(state, 4.0 * static_cast<double>(kFrames * kFrames * d));
+}
+BENCHMARK(BM_EncoderAttentionInt8)
+    ->ArgNames({"d", "heads", "threads"})
+    ->Args({384, 6, 2})
+    ->Args({512, 8, 2})
+    ->Args({768, 12, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -297,7 +297,8 @@ double mann_whitney_z(const std::vector<double>& a, const std::vector<double>& b
 
 AuthTimingReport probe_auth_timing(const AuthTimingPlan& plan) {
   const auto address = net::ip::make_address(plan.host);
-  if (!address.is_loopback()) throw std::invalid_argument("earshot-load only uses loopback addresses");
+  if (!address.is_loopback())
+    throw std::invalid_argument("earshot-load only uses loopback addresses");
   if (plan.token.empty()) throw std::invalid_argument("the probe needs a valid token");
   std::mt19937 rng(plan.seed);
   const std::string alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

@@ -79,7 +79,7 @@ const char* token_probe_name(TokenProbe probe);
 struct AuthTimingPlan {
   std::string host = "127.0.0.1";  // loopback only
   unsigned short port = 0;
-  std::string token;        // a valid token; the near misses are made from it
+  std::string token;          // a valid token; the near misses are made from it
   std::size_t rounds = 1000;  // requests per class
   unsigned seed = 1;
   std::chrono::milliseconds io_timeout{10000};
@@ -87,7 +87,7 @@ struct AuthTimingPlan {
 
 struct ProbeTimes {
   std::map<int, std::size_t> by_status;
-  std::size_t echoed = 0;  // answers whose head or body contained the token sent
+  std::size_t echoed = 0;                     // answers whose head or body contained the token sent
   std::map<std::string, std::size_t> bodies;  // answer body -> count
   std::vector<double> us;  // one per answered request, microseconds from write to answer
   double p10 = 0, p50 = 0, p90 = 0;

@@ -59,8 +59,9 @@ int main(int argc, char** argv) {
       probe.port = plan.port;
       probe.token = plan.token;
       probe.rounds = auth_rounds;
-      std::printf("%s", earshot::tools::format_auth_timing(
-                            earshot::tools::probe_auth_timing(probe)).c_str());
+      std::printf(
+          "%s",
+          earshot::tools::format_auth_timing(earshot::tools::probe_auth_timing(probe)).c_str());
       return 0;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "earshot-load: %s\n", e.what());

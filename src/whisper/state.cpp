@@ -14,6 +14,7 @@
 #include "whisper/gathered_attention.h"
 #include "whisper/gemm.h"
 #include "whisper/half_attention.h"
+#include "whisper/int8_attention.h"
 #include "whisper/kernels.h"
 #include "whisper/model.h"
 #include "whisper/step_batcher.h"
@@ -65,10 +66,12 @@ struct WhisperState::Impl {
     // live at the same time: one allocation serves them all (small: 27 MB less per state).
     const std::size_t columns = std::max(size(2 * ctx, 3 * dims.n_mels), size(ctx, 3 * d));
     const std::int64_t heads = std::max(dims.n_audio_head, dims.n_text_head);
-    // Either blocked_attention's scores or fused_attention's packed K/V and score rows.
+    // Either blocked_attention's scores or fused_attention's (int8_attention's) packed K/V
+    // and score rows.
     const std::size_t score_count =
-        std::max(size(heads * kAttentionQueryBlock, ctx),
-                 static_cast<std::size_t>(fused_attention_scratch(ctx, std::max(d, dt), threads)));
+        std::max({size(heads * kAttentionQueryBlock, ctx),
+                  static_cast<std::size_t>(fused_attention_scratch(ctx, std::max(d, dt), threads)),
+                  static_cast<std::size_t>(int8_attention_scratch(ctx, d, threads))});
     shared_scratch.resize(std::max({columns + size(2 * ctx, d), size(ctx, 4 * d), score_count}));
     conv_columns = std::span(shared_scratch).first(columns);
     conv1_out = std::span(shared_scratch).subspan(columns, size(2 * ctx, d));
@@ -254,8 +257,13 @@ void WhisperState::Impl::encode(std::span<const float> mel) {
     gemm.linear(enc_h.data(), ctx, d, d, block.attn.key.weight.matrix(), d, enc_k.data(), d);
     gemm.linear(enc_h.data(), ctx, d, d, block.attn.value.weight.matrix(), d, enc_v.data(), d,
                 {.bias = block.attn.value.bias.ptr()});
-    full_attention(enc_q.data(), ctx, enc_k.data(), enc_v.data(), ctx, dims.n_audio_head, d,
-                   enc_h.data());
+    // The int8 path's self-attention runs on VNNI where the CPU has it.
+    if (model.precision() != Precision::kInt8 ||
+        !int8_attention(enc_q.data(), ctx, enc_k.data(), enc_v.data(), ctx, dims.n_audio_head, d,
+                        enc_h.data(), scores, threads)) {
+      full_attention(enc_q.data(), ctx, enc_k.data(), enc_v.data(), ctx, dims.n_audio_head, d,
+                     enc_h.data());
+    }
     gemm.linear(enc_h.data(), ctx, d, d, block.attn.out.weight.matrix(), d, x, d,
                 {.bias = block.attn.out.bias.ptr(), .accumulate = true});
 

@@ -32,7 +32,8 @@ TEST(AuthTiming, NearlyKnownTokensAreRefusedLikeUnknownOnesAndNeverEchoed) {
   const std::string secret = "s3cret-token-for-the-timing-probe-0123456789";
   const std::string config = R"({"server": {"http": {"host": "127.0.0.1", "port": 0,
       "request_max_size": 1048576, "auth_failure_limit": 0,
-      "allowed_tokens": [")" + secret + R"("]}}})";
+      "allowed_tokens": [")" +
+                             secret + R"("]}}})";
   ServerProcess server(config);
 
   tools::AuthTimingPlan plan;
@@ -48,8 +49,8 @@ TEST(AuthTiming, NearlyKnownTokensAreRefusedLikeUnknownOnesAndNeverEchoed) {
   EXPECT_EQ(valid.by_status, (std::map<int, std::size_t>{{200, plan.rounds}}));
   const auto& unknown = report.probes.at(TokenProbe::kUnknown);
   ASSERT_EQ(unknown.bodies.size(), 1u) << "every unknown token gets the same answer";
-  for (const auto probe : {TokenProbe::kUnknown, TokenProbe::kLastCharWrong,
-                           TokenProbe::kFirstCharWrong}) {
+  for (const auto probe :
+       {TokenProbe::kUnknown, TokenProbe::kLastCharWrong, TokenProbe::kFirstCharWrong}) {
     const auto& t = report.probes.at(probe);
     EXPECT_EQ(t.by_status, (std::map<int, std::size_t>{{403, plan.rounds}}))
         << tools::token_probe_name(probe);
