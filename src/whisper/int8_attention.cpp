@@ -95,7 +95,7 @@ template <int H>
 EARSHOT_VNNI void pack_keys(const float* k, std::int64_t n_kv, std::int64_t d, std::int64_t h,
                             std::int64_t j0, const HeadPack& p) {
   alignas(64) std::int8_t row[H];
-  std::int8_t* block = p.kq + j0 * H;  // 16 keys x 64 bytes
+  std::int8_t* block = p.kq + j0 * H;  // 16 keys x H bytes
   for (std::int64_t j = j0; j < j0 + 16; ++j) {
     if (j >= n_kv) {
       for (int g = 0; g < (H / 4); ++g) std::memset(block + (g * 16 + (j - j0)) * 4, 0, 4);

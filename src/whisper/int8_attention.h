@@ -1,13 +1,15 @@
 #pragma once
 
 // The encoder's self-attention for Precision::kInt8: fused_attention's blocks (a few query
-// rows' whole score rows in cache, softmax, product with V), with both products in 8-bit
-// integers on VNNI (`vpdpbusd`: 64 multiply-adds an instruction, 4x an f32 FMA's 16).
-//   scores: q quantized per query row (u8 with an offset of 128), k per key (s8),
-//           dequantized as (sum - 128 * sum k) * scale_q * scale_k / sqrt(d_head)
-//   softmax in f32; the weights e^(s - max) in [0, 1] quantized as round(255 e) (u8)
-//   output: v quantized per channel of each head (s8), sum_j p_j v_j in int32, divided by
-//           the sum of the quantized weights and multiplied by the channel's scale
+// rows' whole score rows in cache, softmax, product with V), with both products in
+// integers on VNNI.
+//   scores: q quantized per query row (u8 with an offset of 128), k per key (s8), summed by
+//           `vpdpbusd` (64 multiply-adds an instruction, 4x an f32 FMA's 16) and dequantized
+//           as (sum - 128 * sum k) * scale_q * scale_k / sqrt(d_head)
+//   softmax in f32; the weights e^(s - max) in [0, 1] quantized as round(32767 e) (int16)
+//   output: v quantized per channel of each head (s8 values held in int16), sum_j p_j v_j by
+//           `vpdpwssd` in int32 over 256 keys at a time, then in f32, divided by the sum of
+//           the quantized weights and multiplied by the channel's scale
 // Not bit-compatible with the f32 paths: only for the opt-in reduced-precision path, whose
 // agreement with the reference is measured (tests/conformance/int8_agreement_test.cpp).
 
