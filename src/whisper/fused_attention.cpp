@@ -1,12 +1,12 @@
 #include "whisper/fused_attention.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <utility>
 
+#include "whisper/attention_blocks.h"
 #include "whisper/simd.h"
 
 namespace earshot::whisper {
@@ -178,18 +178,13 @@ bool fused_attention(const float* q, std::int64_t n_q, const float* k, const flo
   float* scores = vp + d * n_kv;
   pack_keys_values(k, v, n_kv, n_head, d, kt, vp, threads);
   const float scale = 1.0f / std::sqrt(static_cast<float>(kHeadSize));
-  const std::int64_t blocks = (n_q + kRows - 1) / kRows;
-  // Head-major: each thread's share is whole heads (or most of them), whose transposed keys
-  // and values stay in its cache.
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (std::int64_t task = 0; task < n_head * blocks; ++task) {
-    const std::int64_t h = task / blocks;
-    const std::int64_t i0 = (task % blocks) * kRows;
-    const int rows = static_cast<int>(std::min<std::int64_t>(kRows, n_q - i0));
-    float* s = scores + static_cast<std::int64_t>(omp_get_thread_num()) * kRows * n_pad;
-    attend_rows(rows, q + i0 * d + h * kHeadSize, kt + h * kHeadSize * n_pad,
-                vp + h * n_kv * kHeadSize, n_kv, d, scale, s, out + i0 * d + h * kHeadSize);
-  }
+  for_each_head_block(n_head, n_q, kRows, threads,
+                      [&](std::int64_t h, std::int64_t i0, int rows, int thread) {
+                        attend_rows(rows, q + i0 * d + h * kHeadSize, kt + h * kHeadSize * n_pad,
+                                    vp + h * n_kv * kHeadSize, n_kv, d, scale,
+                                    scores + static_cast<std::int64_t>(thread) * kRows * n_pad,
+                                    out + i0 * d + h * kHeadSize);
+                      });
   return true;
 }
 

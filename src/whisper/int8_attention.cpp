@@ -1,6 +1,5 @@
 #include "whisper/int8_attention.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <array>
@@ -8,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "whisper/attention_blocks.h"
 #include "whisper/simd.h"
 
 #define EARSHOT_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
@@ -351,18 +351,13 @@ void attend_heads(const float* q, std::int64_t n_q, const float* k, const float*
 
   static constexpr auto kTable = block_table<H>(std::make_integer_sequence<int, kRows>{});
   const float scale = 1.0f / std::sqrt(static_cast<float>(H));
-  const std::int64_t blocks = (n_q + kRows - 1) / kRows;
-  // Head-major, as fused_attention: a thread's heads keep their packed K/V in its cache.
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (std::int64_t task = 0; task < n_head * blocks; ++task) {
-    const std::int64_t h = task / blocks;
-    const std::int64_t i0 = (task % blocks) * kRows;
-    const int rows = static_cast<int>(std::min<std::int64_t>(kRows, n_q - i0));
-    float* mine =
-        per_thread + static_cast<std::int64_t>(omp_get_thread_num()) * thread_floats(n_pad, H);
-    kTable[static_cast<std::size_t>(rows - 1)](q + i0 * d + h * H, pack(h), n_kv, d, scale, mine,
-                                               out + i0 * d + h * H);
-  }
+  for_each_head_block(
+      n_head, n_q, kRows, threads, [&](std::int64_t h, std::int64_t i0, int rows, int thread) {
+        kTable[static_cast<std::size_t>(rows - 1)](
+            q + i0 * d + h * H, pack(h), n_kv, d, scale,
+            per_thread + static_cast<std::int64_t>(thread) * thread_floats(n_pad, H),
+            out + i0 * d + h * H);
+      });
 }
 
 }  // namespace
