@@ -1,6 +1,5 @@
 #include "whisper/fused_attention.h"
 
-
 #include <algorithm>
 #include <array>
 #include <cmath>

@@ -1,6 +1,5 @@
 #include "whisper/int8_attention.h"
 
-
 #include <algorithm>
 #include <array>
 #include <cmath>
