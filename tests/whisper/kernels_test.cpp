@@ -170,6 +170,22 @@ TEST(Kernels, DecoderHeadSizeAttentionMatchesScalarWithFlatAndPeakedScores) {
   }
 }
 
+// Random q (scaled by `peak`, which sharpens the scores), k and v for `heads` heads of
+// d_head columns, and what the scalar reference attention makes of them.
+struct AttentionCase {
+  AttentionCase(int n_q, int n_kv, int heads, int d_head, float peak)
+      : d(heads * d_head),
+        q(random_values(static_cast<std::size_t>(n_q * d), 31, peak)),
+        k(random_values(static_cast<std::size_t>(n_kv * d), 32, 1.0f)),
+        v(random_values(static_cast<std::size_t>(n_kv * d), 33)),
+        expected(static_cast<std::size_t>(n_q * d)) {
+    const AttentionShape shape{n_q, n_kv, heads, d_head, -1};
+    reference::attention(q.data(), d, k.data(), d, v.data(), d, expected.data(), d, shape);
+  }
+  int d;
+  std::vector<float> q, k, v, expected;
+};
+
 TEST(Kernels, FusedAttentionMatchesScalar) {
   // 64-column heads, query counts around the 6-row blocks, key counts around the 64-key
   // tiles and 16-lane tails; flat and peaked scores; one and two threads.
@@ -178,12 +194,8 @@ TEST(Kernels, FusedAttentionMatchesScalar) {
     for (const auto& [n_q, n_kv] : std::vector<std::pair<int, int>>{
              {1, 1}, {5, 17}, {6, 64}, {7, 65}, {13, 100}, {40, 1500}, {130, 70}}) {
       for (const float peak : {1.0f, 30.0f}) {
-        const auto q = random_values(static_cast<std::size_t>(n_q * d), 31, peak);
-        const auto k = random_values(static_cast<std::size_t>(n_kv * d), 32, 1.0f);
-        const auto v = random_values(static_cast<std::size_t>(n_kv * d), 33);
-        const AttentionShape shape{n_q, n_kv, heads, d_head, -1};
-        std::vector<float> slow(static_cast<std::size_t>(n_q * d));
-        reference::attention(q.data(), d, k.data(), d, v.data(), d, slow.data(), d, shape);
+        const AttentionCase c(n_q, n_kv, heads, d_head, peak);
+        const auto& [unused_d, q, k, v, slow] = c;
         std::vector<float> fused(slow.size(), -1.0f);
         std::vector<float> scratch(
             static_cast<std::size_t>(fused_attention_scratch(n_kv, d, threads)));
@@ -281,12 +293,8 @@ TEST(Kernels, Int8AttentionApproximatesF32) {
       for (const auto& [n_q, n_kv] : std::vector<std::pair<int, int>>{
                {1, 1}, {5, 17}, {6, 64}, {7, 65}, {13, 100}, {40, 1500}, {130, 70}}) {
         for (const float peak : {1.0f, 8.0f}) {
-          const auto q = random_values(static_cast<std::size_t>(n_q * d), 31, peak);
-          const auto k = random_values(static_cast<std::size_t>(n_kv * d), 32, 1.0f);
-          const auto v = random_values(static_cast<std::size_t>(n_kv * d), 33);
-          const AttentionShape shape{n_q, n_kv, heads, d_head, -1};
-          std::vector<float> slow(static_cast<std::size_t>(n_q * d));
-          reference::attention(q.data(), d, k.data(), d, v.data(), d, slow.data(), d, shape);
+          const AttentionCase c(n_q, n_kv, heads, d_head, peak);
+          const auto& [unused_d, q, k, v, slow] = c;
           std::vector<float> fast(slow.size(), -1.0f);
           std::vector<float> scratch(
               static_cast<std::size_t>(int8_attention_scratch(n_kv, d, threads)));
