@@ -393,11 +393,25 @@ std::vector<std::string> generated_vocab(int n_vocab, std::uint64_t seed) {
   return vocab;
 }
 
+std::int32_t file_type_of(std::int32_t type) {
+  switch (type) {
+    case kTypeQ5_0:
+      return 8;
+    case kTypeQ5_1:
+      return 9;
+    case kTypeQ8_0:
+      return 7;
+    default:
+      return type;  // f32, f16, q4_0 and q4_1 share their numbers
+  }
+}
+
 ModelContents make_model(const ModelSpec& spec) {
   const ModelDims& dims = spec.dims;
   ModelContents c;
   c.dims = dims;
-  c.ftype_field = dims.ftype + (is_quantized(dims.ftype) ? 1000 * kQuantizationVersion : 0);
+  c.ftype_field =
+      file_type_of(dims.ftype) + (is_quantized(dims.ftype) ? 1000 * kQuantizationVersion : 0);
   c.filters_n_mel = dims.n_mels;
   c.mel_filters = mel_filter_bank(dims.n_mels);
   c.vocab = spec.vocab.empty() ? generated_vocab(dims.n_vocab, spec.seed) : spec.vocab;

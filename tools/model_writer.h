@@ -26,8 +26,13 @@ inline constexpr std::int32_t kTypeQ5_0 = 6;
 inline constexpr std::int32_t kTypeQ5_1 = 7;
 inline constexpr std::int32_t kTypeQ8_0 = 8;
 
+// The ggml file type (ggml.h `enum ggml_ftype`) that the official converter and quantizer
+// write in the header of a file whose matrices are of tensor type `type` (a type id above):
+// f32 0, f16 1, q4_0 2, q4_1 3, q8_0 7, q5_0 8, q5_1 9.
+std::int32_t file_type_of(std::int32_t type);
+
 struct ModelSpec {
-  ModelDims dims;                  // dims.ftype: storage of the weight matrices (a type id above)
+  ModelDims dims;                  // dims.ftype: the weight matrices' tensor type (an id above)
   std::uint64_t seed = 0;          // same seed, same bytes
   std::vector<std::string> vocab;  // token bytes, entry i = id i; empty = generated
 };
@@ -51,7 +56,7 @@ struct TensorRecord {
 struct ModelContents {
   std::uint32_t magic = 0x67676d6c;
   ModelDims dims;
-  std::int32_t ftype_field = 0;  // hparam as written: ftype + 1000 * quantization version
+  std::int32_t ftype_field = 0;  // hparam as written: file type + 1000 * quantization version
   std::int32_t filters_n_mel = 0;
   std::int32_t filters_n_fft = 201;
   std::vector<float> mel_filters;  // [n_mel x n_fft], band-major

@@ -138,6 +138,7 @@ class StreamDecoder {
       }
     }
     const AVStream* stream = format_->streams[stream_index_];
+    check_stream_header(*stream->codecpar);
 
     decoder_.reset(avcodec_alloc_context3(codec));
     if (!decoder_) {
@@ -159,6 +160,22 @@ class StreamDecoder {
     frame_.reset(av_frame_alloc());
     if (!packet_ || !frame_) {
       throw Error(ErrorCode::kInternal, "out of memory for audio frames");
+    }
+  }
+
+  // What the container's header claims, refused before decoding where no real recording
+  // could say it: FFmpeg would otherwise decode such a stream to silence or noise.
+  void check_stream_header(const AVCodecParameters& par) const {
+    if (par.sample_rate <= 0) {
+      fail("the " + container_name() + " header declares a sample rate of " +
+           std::to_string(par.sample_rate) + " Hz");
+    }
+    // RIFF/WAVE PCM (format tag 1) stores each sample in whole bytes; FFmpeg rounds another
+    // wBitsPerSample up to the next byte and decodes the samples as that wider type.
+    const bool pcm = par.codec_id >= AV_CODEC_ID_PCM_S16LE && par.codec_id < AV_CODEC_ID_ADPCM_IMA_QT;
+    if (pcm && container_name() == "wav" && par.bits_per_coded_sample % 8 != 0) {
+      fail("the WAV header declares " + std::to_string(par.bits_per_coded_sample) +
+           " bits per sample; PCM WAV audio has 8, 16, 24, 32 or 64");
     }
   }
 

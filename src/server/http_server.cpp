@@ -11,10 +11,15 @@ namespace beast = boost::beast;
 
 namespace {
 
-constexpr std::string_view kTooManyConnections =
-    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-    "Retry-After: 1\r\nContent-Length: 53\r\n\r\n{\"Error\":\"Too many open "
-    "connections\",\"status\":\"failed\"}";
+// The answer to a connection over max_connections, given before its request is read: the
+// original server's error shape (the route is not known yet), and close.
+Response too_many_connections() {
+  auto res = error_response(http::status::service_unavailable, "Too many open connections",
+                            ErrorStyle::kOriginal, 11, false);
+  res.set(http::field::server, "earshot");
+  res.set(http::field::retry_after, "1");
+  return res;
+}
 // After the shutdown grace: how long the 503s given to requests still in flight have to be
 // written before every connection is closed.
 constexpr std::chrono::seconds kLastAnswersTime{3};
@@ -126,11 +131,15 @@ void HttpServer::accept(tcp::acceptor& acceptor) {
                         .configured = std::to_string(config_.max_connections),
                         .detail = std::to_string(open) + " connections open"},
                        "answered 503 and closed");
-      auto s = std::make_shared<tcp::socket>(std::move(socket));
-      net::async_write(*s, net::buffer(kTooManyConnections), [s](beast::error_code, std::size_t) {
+      struct Refusal {
+        tcp::socket socket;
+        Response response;
+      };
+      auto r = std::make_shared<Refusal>(Refusal{std::move(socket), too_many_connections()});
+      http::async_write(r->socket, r->response, [r](beast::error_code, std::size_t) {
         beast::error_code ignored;
-        s->shutdown(tcp::socket::shutdown_both, ignored);
-        s->close(ignored);
+        r->socket.shutdown(tcp::socket::shutdown_both, ignored);
+        r->socket.close(ignored);
       });
     } else {
       std::shared_ptr<Session> session;

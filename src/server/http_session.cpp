@@ -684,6 +684,9 @@ void BasicHttpSession<Stream>::on_write(beast::error_code ec, std::size_t bytes)
 // The answer is out: next request on this connection, or close.
 template <class Stream>
 void BasicHttpSession<Stream>::request_done() {
+  // A streamed answer watches for a disconnect until its last chunk is out; after that a
+  // closing client is the end of a kept-alive connection, not of this request.
+  stop_watching();
   in_flight_ = false;
   exchange_.reset();
   client_gone_.reset();

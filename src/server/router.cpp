@@ -53,13 +53,8 @@ namespace {
 // OpenAI's error "type" for a status, as its API reports them.
 const char* openai_error_type(http::status status) {
   switch (status) {
-    case http::status::unauthorized:
-    case http::status::forbidden:
-      return "invalid_request_error";
     case http::status::too_many_requests:
       return "rate_limit_error";
-    case http::status::service_unavailable:
-      return "server_error";
     default:
       return static_cast<unsigned>(status) >= 500 ? "server_error" : "invalid_request_error";
   }
@@ -68,14 +63,16 @@ const char* openai_error_type(http::status status) {
 }  // namespace
 
 Response error_response(http::status status, std::string_view message, ErrorStyle style,
-                        unsigned version, bool keep_alive) {
-  nlohmann::json body;
+                        unsigned version, bool keep_alive, std::string_view param,
+                        std::string_view code) {
+  using nlohmann::json;
+  json body;
   if (style == ErrorStyle::kOpenAI) {
     body = {{"error",
              {{"message", message},
               {"type", openai_error_type(status)},
-              {"param", nullptr},
-              {"code", nullptr}}}};
+              {"param", param.empty() ? json(nullptr) : json(param)},
+              {"code", code.empty() ? json(nullptr) : json(code)}}}};
   } else {
     body = {{"Error", message}, {"status", "failed"}};
   }

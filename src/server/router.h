@@ -79,8 +79,12 @@ ErrorStyle error_style_for_path(std::string_view path);
 Response json_response(http::status status, const std::string& body, unsigned version,
                        bool keep_alive);
 
-// An error response in the given style with `message` as the reason.
+// The one place an error becomes an answer: in the original style
+// {"Error": message, "status": "failed"}; in OpenAI's, {"error": {message, type, param, code}}
+// with the type OpenAI gives the status (429 rate_limit_error, other 4xx
+// invalid_request_error, 5xx server_error) and param/code null when empty.
 Response error_response(http::status status, std::string_view message, ErrorStyle style,
-                        unsigned version, bool keep_alive);
+                        unsigned version, bool keep_alive, std::string_view param = {},
+                        std::string_view code = {});
 
 }  // namespace earshot::server

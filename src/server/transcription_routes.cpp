@@ -25,16 +25,16 @@ using Clock = std::chrono::steady_clock;
 
 // A request error: status, message and the parameter at fault; `breach` names the resource
 // limit it went over, when that is why it is refused (logged once, where it is answered).
-struct BadRequest {
-  BadRequest(http::status s, std::string m, std::string p = {}, std::string c = {},
-             std::optional<LimitBreach> b = std::nullopt)
-      : status(s),
-        message(std::move(m)),
+class RequestError : public std::runtime_error {
+ public:
+  RequestError(http::status s, const std::string& message, std::string p = {}, std::string c = {},
+               std::optional<LimitBreach> b = std::nullopt)
+      : std::runtime_error(message),
+        status(s),
         param(std::move(p)),
         code(std::move(c)),
         breach(std::move(b)) {}
   http::status status;
-  std::string message;
   std::string param;
   std::string code;
   std::optional<LimitBreach> breach;
@@ -69,16 +69,7 @@ struct TranscriptionRequest {
 
 Response error_reply(const TranscriptionRequest& r, http::status status, std::string_view message,
                      std::string_view param = {}, std::string_view code = {}) {
-  if (r.style == ErrorStyle::kOriginal)
-    return error_response(status, message, r.style, r.version, r.keep_alive);
-  json body = {
-      {"error",
-       {{"message", message},
-        {"type", static_cast<unsigned>(status) >= 500 ? "server_error" : "invalid_request_error"},
-        {"param", param.empty() ? json(nullptr) : json(param)},
-        {"code", code.empty() ? json(nullptr) : json(code)}}}};
-  return json_response(status, body.dump(-1, ' ', false, json::error_handler_t::replace), r.version,
-                       r.keep_alive);
+  return error_response(status, message, r.style, r.version, r.keep_alive, param, code);
 }
 
 std::string json_text(const json& j) {
@@ -91,7 +82,7 @@ void apply_task(const std::string& value, TranscribeOptions& o, const std::strin
   } else if (value == "translate") {
     o.task = Task::kTranslate;
   } else {
-    throw BadRequest{http::status::bad_request, "task must be 'transcribe' or 'translate'", param};
+    throw RequestError{http::status::bad_request, "task must be 'transcribe' or 'translate'", param};
   }
 }
 
@@ -101,7 +92,7 @@ void apply_language(const std::string& value, TranscribeOptions& o) {
     return;
   }
   if (value.size() > 16)
-    throw BadRequest{http::status::bad_request, "language is not a language code", "language"};
+    throw RequestError{http::status::bad_request, "language is not a language code", "language"};
   std::string lower = value;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return std::tolower(c); });
@@ -111,7 +102,7 @@ void apply_language(const std::string& value, TranscribeOptions& o) {
 void apply_format(const std::string& value, TranscriptionRequest& r) {
   const auto f = parse_output_format(value);
   if (!f) {
-    throw BadRequest{http::status::bad_request,
+    throw RequestError{http::status::bad_request,
                      "response_format must be one of " + std::string(kOutputFormatNames),
                      "response_format"};
   }
@@ -123,7 +114,7 @@ void apply_temperature(const std::string& value, TranscribeOptions& o) {
   char* end = nullptr;
   const float t = std::strtof(value.c_str(), &end);
   if (value.empty() || end != value.c_str() + value.size() || !(t >= 0.0f && t <= 1.0f)) {
-    throw BadRequest{http::status::bad_request, "temperature must be a number from 0 to 1",
+    throw RequestError{http::status::bad_request, "temperature must be a number from 0 to 1",
                      "temperature"};
   }
   // OpenAI's API: temperature 0 keeps the fallback ladder; a given temperature is used alone.
@@ -133,7 +124,7 @@ void apply_temperature(const std::string& value, TranscribeOptions& o) {
 bool parse_bool(const std::string& value, const std::string& param) {
   if (value == "true" || value == "1" || value == "True") return true;
   if (value == "false" || value == "0" || value == "False" || value.empty()) return false;
-  throw BadRequest{http::status::bad_request, param + " must be true or false", param};
+  throw RequestError{http::status::bad_request, param + " must be true or false", param};
 }
 
 // /stt: the body is the audio; options come from the query string.
@@ -155,11 +146,11 @@ TranscriptionRequest parse_stt(Request& req, const RequestContext& ctx) {
     } else if (key == "prompt") {
       r.options.initial_prompt = value;
     } else {
-      throw BadRequest{http::status::bad_request, "unknown query parameter '" + key + "'", key};
+      throw RequestError{http::status::bad_request, "unknown query parameter '" + key + "'", key};
     }
   }
   if (r.audio.empty())
-    throw BadRequest{http::status::bad_request, "the request body holds no audio", "body"};
+    throw RequestError{http::status::bad_request, "the request body holds no audio", "body"};
   return r;
 }
 
@@ -173,7 +164,7 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
   const auto type = req[http::field::content_type];
   const auto boundary = multipart_boundary(std::string_view(type.data(), type.size()));
   if (!boundary) {
-    throw BadRequest{http::status::bad_request,
+    throw RequestError{http::status::bad_request,
                      "expected a multipart/form-data body with the audio in the 'file' field",
                      "file"};
   }
@@ -182,13 +173,13 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
     parts = parse_multipart(*r.body, *boundary);
   } catch (const MultipartLimitError& e) {
     const bool bytes = e.limit() != "max_parts";
-    throw BadRequest{
+    throw RequestError{
         http::status::bad_request, std::string("malformed multipart body: ") + e.what(), "", "",
         LimitBreach{.limit = "multipart " + e.limit(),
                     .configured = std::to_string(e.configured()) + (bytes ? " bytes" : " parts"),
                     .detail = e.what()}};
   } catch (const MultipartError& e) {
-    throw BadRequest{http::status::bad_request,
+    throw RequestError{http::status::bad_request,
                      std::string("malformed multipart body: ") + e.what(), ""};
   }
   bool have_file = false;
@@ -196,7 +187,7 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
     const std::string value(p.data);
     if (p.name == "file") {
       if (have_file)
-        throw BadRequest{http::status::bad_request, "more than one 'file' field", "file"};
+        throw RequestError{http::status::bad_request, "more than one 'file' field", "file"};
       have_file = true;
       r.audio = p.data;
     } else if (p.name == "model") {
@@ -218,22 +209,22 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
       } else if (value == "segment") {
         r.segment_granularity = true;
       } else {
-        throw BadRequest{http::status::bad_request,
+        throw RequestError{http::status::bad_request,
                          "timestamp_granularities must be 'segment' or 'word'",
                          "timestamp_granularities[]"};
       }
     } else if (p.name == "chunking_strategy" || p.name == "include[]") {
       // Accepted and ignored: OpenAI options for other models that change nothing here.
     } else {
-      throw BadRequest{http::status::bad_request, "unknown parameter '" + p.name + "'", p.name};
+      throw RequestError{http::status::bad_request, "unknown parameter '" + p.name + "'", p.name};
     }
   }
   if (!have_file)
-    throw BadRequest{http::status::bad_request, "the 'file' field is required", "file"};
+    throw RequestError{http::status::bad_request, "the 'file' field is required", "file"};
   if (r.audio.empty())
-    throw BadRequest{http::status::bad_request, "the uploaded file is empty", "file"};
+    throw RequestError{http::status::bad_request, "the uploaded file is empty", "file"};
   if (!detect_only && r.model.empty())
-    throw BadRequest{http::status::bad_request, "the 'model' field is required", "model"};
+    throw RequestError{http::status::bad_request, "the 'model' field is required", "model"};
   return r;
 }
 
@@ -276,7 +267,7 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
       samples = decode_audio({bytes, r.audio.size()}, audio_options);
     } catch (const Error& e) {
       if (e.code() == ErrorCode::kInvalidArgument) {
-        throw BadRequest{http::status::payload_too_large,
+        throw RequestError{http::status::payload_too_large,
                          "the audio is longer than this server's limit of " +
                              std::to_string(static_cast<long>(svc.engine.max_audio_seconds)) +
                              " seconds",
@@ -285,7 +276,7 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
                                      .configured = seconds_text(svc.engine.max_audio_seconds),
                                      .detail = "decoded audio longer than the limit"}};
       }
-      throw BadRequest{http::status::bad_request,
+      throw RequestError{http::status::bad_request,
                        std::string("the audio cannot be decoded: ") + e.what(), "",
                        "invalid_audio"};
     }
@@ -365,10 +356,10 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
     res.keep_alive(r.keep_alive);
     res.prepare_payload();
     ex->respond(std::move(res));
-  } catch (const BadRequest& b) {
+  } catch (const RequestError& b) {
     svc.watchdog->disarm(timer);
-    if (b.breach && svc.log) log_limit_breach(*svc.log, r.remote, *b.breach, answered(b.status));
-    fail(b.status, b.message, b.code);
+    if (b.breach) log_limit_breach(*svc.log, r.remote, *b.breach, answered(b.status));
+    fail(b.status, b.what(), b.code);
   } catch (const Error& e) {
     svc.watchdog->disarm(timer);
     switch (e.code()) {
@@ -377,14 +368,12 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
           const double timeout = std::chrono::duration<double>(svc.engine.request_timeout).count();
           char limit[32];
           std::snprintf(limit, sizeof limit, "%g", timeout);
-          if (svc.log) {
-            log_limit_breach(*svc.log, r.remote,
-                             {.limit = "engine.request_timeout",
-                              .configured = seconds_text(timeout),
-                              .detail = "the transcription was stopped"},
-                             streaming ? "ended the stream with an error event"
-                                       : answered(http::status::gateway_timeout));
-          }
+          log_limit_breach(*svc.log, r.remote,
+                           {.limit = "engine.request_timeout",
+                            .configured = seconds_text(timeout),
+                            .detail = "the transcription was stopped"},
+                           streaming ? "ended the stream with an error event"
+                                     : answered(http::status::gateway_timeout));
           fail(http::status::gateway_timeout,
                std::string("the transcription took longer than this server's limit of ") + limit +
                    " seconds",
@@ -446,7 +435,6 @@ void submit(const std::shared_ptr<const TranscriptionService>& svc, Transcriptio
   };
   auto log_busy = [&](const char* limit, std::size_t configured, std::string detail,
                       http::status status) {
-    if (!svc->log) return;
     log_limit_breach(
         *svc->log, request->remote,
         {.limit = limit, .configured = std::to_string(configured), .detail = std::move(detail)},
@@ -486,15 +474,13 @@ Handler transcription_handler(std::shared_ptr<const TranscriptionService> svc, E
         TranscriptionRequest r;
         try {
           r = parse(req, ctx);
-        } catch (const BadRequest& b) {
-          if (b.breach && svc->log) {
-            log_limit_breach(*svc->log, ctx.remote, *b.breach, answered(b.status));
-          }
+        } catch (const RequestError& b) {
+          if (b.breach) log_limit_breach(*svc->log, ctx.remote, *b.breach, answered(b.status));
           TranscriptionRequest shape;
           shape.style = style;
           shape.version = version;
           shape.keep_alive = keep_alive;
-          ex->respond(error_reply(shape, b.status, b.message, b.param));
+          ex->respond(error_reply(shape, b.status, b.what(), b.param));
           return;
         }
         r.version = version;
@@ -514,6 +500,12 @@ int TranscriptionService::threads_per_job() const {
 }
 
 void add_transcription_routes(Router& router, std::shared_ptr<const TranscriptionService> service) {
+  if (!service->log) {
+    // Every job logs through service->log; a service given none logs nowhere.
+    auto quiet = std::make_shared<TranscriptionService>(*service);
+    quiet->log = std::make_shared<spdlog::logger>("earshot-quiet");
+    service = std::move(quiet);
+  }
   router.add({.path = "/stt",
               .methods = {http::verb::get, http::verb::post},
               .authenticated = true,

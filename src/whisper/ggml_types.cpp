@@ -58,6 +58,29 @@ void convert_q8_0(const std::uint8_t* block, float* dst) {
 
 }  // namespace
 
+std::optional<std::string_view> ggml_file_type_name(std::int32_t file_type) {
+  switch (file_type) {
+    case 0:
+      return "f32";
+    case 1:
+      return "f16";
+    case 2:
+      return "q4_0";
+    case 3:
+      return "q4_1";
+    case 4:
+      return "q4_1 with some f16";
+    case 7:
+      return "q8_0";
+    case 8:
+      return "q5_0";
+    case 9:
+      return "q5_1";
+    default:
+      return std::nullopt;
+  }
+}
+
 std::optional<GgmlTypeLayout> ggml_type_layout(std::int32_t type) {
   switch (static_cast<GgmlType>(type)) {
     case GgmlType::kF32:

@@ -31,6 +31,12 @@ struct GgmlTypeLayout {
 // The layout of a ggml type id, nullopt for ids earshot does not read.
 std::optional<GgmlTypeLayout> ggml_type_layout(std::int32_t type);
 
+// The name of a ggml file type (ggml.h `enum ggml_ftype`), what a Whisper file's hparam
+// `ftype % 1000` holds: the storage of most of its matrices, numbered apart from the tensor
+// types above (q8_0 files are file type 7, their tensors type 8). nullopt for file types
+// earshot does not read (5 and 6, q4_2 and q4_3, were removed from ggml).
+std::optional<std::string_view> ggml_file_type_name(std::int32_t file_type);
+
 // IEEE 754 binary16 -> binary32, exact for every input (subnormals, infinities, NaN).
 float fp16_to_fp32(std::uint16_t bits);
 

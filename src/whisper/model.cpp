@@ -108,7 +108,7 @@ ModelDims read_dims(Cursor& in, int& quantization_version) {
   d.n_text_layer = read_bounded(in, "n_text_layer", 1, kMaxLayers);
   d.n_mels = read_bounded(in, "n_mels", 1, kMaxMels);
   const std::int32_t ftype = in.i32("hparam ftype");
-  if (ftype < 0 || !ggml_type_layout(ftype % kQuantizationVersionFactor)) {
+  if (ftype < 0 || !ggml_file_type_name(ftype % kQuantizationVersionFactor)) {
     in.fail("hparam ftype = " + std::to_string(ftype) + " is not a known storage type");
   }
   d.ftype = ftype % kQuantizationVersionFactor;

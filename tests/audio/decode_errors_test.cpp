@@ -167,6 +167,30 @@ TEST(DecodeLimitTest, SampleRateAboveTheMaximumIsRefused) {
               1600.0 * 16000 / 768000, 2.0);
 }
 
+// A WAV header that says 0 Hz, or a sample width that is not whole bytes, describes no
+// recording: refused as bad audio (a 7-bit header used to decode as 8-bit noise).
+TEST(DecodeLimitTest, WavHeaderWithoutARateOrWithPartialBytesIsRefused) {
+  const std::vector<std::uint8_t> pcm(3200, 0x40);
+  for (const auto& wav : {make_wav(1, 1, 0, 16, pcm), make_wav(1, 1, 0, 8, pcm)}) {
+    const Error error = error_of([&] { decode_audio(wav); });
+    EXPECT_EQ(error.code(), ErrorCode::kAudioDecode);
+  }
+  auto seven_bits = make_wav(1, 1, 16000, 8, pcm);
+  seven_bits[34] = 7;  // wBitsPerSample, with block align 1 and byte rate 16000 kept
+  Error error = error_of([&] { decode_audio(seven_bits); });
+  EXPECT_EQ(error.code(), ErrorCode::kAudioDecode);
+  EXPECT_NE(std::string(error.what()).find("7 bits per sample"), std::string::npos)
+      << error.what();
+  auto twelve_bits = make_wav(1, 1, 16000, 16, pcm);
+  twelve_bits[34] = 12;
+  error = error_of([&] { decode_audio(twelve_bits); });
+  EXPECT_NE(std::string(error.what()).find("12 bits per sample"), std::string::npos)
+      << error.what();
+  // Whole-byte widths still decode.
+  EXPECT_EQ(decode_audio(make_wav(1, 1, 16000, 8, pcm)).size(), pcm.size());
+  EXPECT_EQ(decode_audio(make_wav(1, 1, 16000, 16, pcm)).size(), pcm.size() / 2);
+}
+
 // The process's peak resident set (VmHWM) in MB.
 double peak_rss_mb() {
   std::ifstream status("/proc/self/status");

@@ -28,6 +28,18 @@ TEST(ServerOptions, ConnectionsOverTheCapGet503AndClose) {
   const auto third = raw_exchange(server.port(), "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 3s);
   EXPECT_NE(third.find("HTTP/1.1 503"), std::string::npos) << third;
   EXPECT_NE(third.find("Too many open connections"), std::string::npos);
+  // The body is whole: as long as its Content-Length says, and JSON in the original shape.
+  const auto head_end = third.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << third;
+  const std::regex length_header("\r\nContent-Length: (\\d+)\r\n", std::regex::icase);
+  std::smatch length;
+  const std::string head = third.substr(0, head_end + 2);
+  ASSERT_TRUE(std::regex_search(head, length, length_header)) << third;
+  const std::string body = third.substr(head_end + 4);
+  EXPECT_EQ(std::stoul(length[1].str()), body.size()) << third;
+  const auto j = nlohmann::json::parse(body);
+  EXPECT_EQ(j["Error"], "Too many open connections");
+  EXPECT_EQ(j["status"], "failed");
   // The breach is logged once, with the client's address.
   const auto marker = limit_breach_marker("max_connections", "2");
   ASSERT_TRUE(server.wait_for_log(marker, 5s)) << server.log();

@@ -133,6 +133,56 @@ TEST_F(Routes, SttTakesPostAndQueryOptions) {
   EXPECT_EQ(r.body, "1\n00:00:00,000 --> 00:00:02,800\n" + trimmed(scripted().text) + "\n\n");
 }
 
+// A mono PCM WAV of one second whose header declares `rate` Hz and `bits` per sample, each
+// sample one byte (block align 1).
+std::string pcm_wav_header_claiming(std::uint32_t rate, std::uint16_t bits) {
+  std::string w = "RIFF";
+  const auto u32 = [&](std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) w.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  const auto u16 = [&](std::uint16_t v) {
+    w.push_back(static_cast<char>(v));
+    w.push_back(static_cast<char>(v >> 8));
+  };
+  const std::uint32_t samples = 16000;
+  u32(36 + samples);
+  w += "WAVEfmt ";
+  u32(16);
+  u16(1);  // PCM
+  u16(1);  // mono
+  u32(rate);
+  u32(16000);  // byte rate
+  u16(1);      // block align
+  u16(bits);
+  w += "data";
+  u32(samples);
+  w.append(samples, '\x40');
+  return w;
+}
+
+TEST_F(Routes, WavHeadersWithoutARateOrWholeByteSamplesAre400OnBothRoutes) {
+  for (const auto& [wav, what] :
+       {std::pair{pcm_wav_header_claiming(0, 8), std::string("0 Hz")},
+        std::pair{pcm_wav_header_claiming(16000, 7), std::string("7 bits per sample")}}) {
+    const auto stt = http_request(port(), "POST", "/stt", kToken, wav);
+    EXPECT_EQ(stt.status, 400) << what << ": " << stt.body;
+    const auto original = json::parse(stt.body);
+    EXPECT_EQ(original["status"], "failed");
+    EXPECT_NE(original["Error"].get<std::string>().find("cannot be decoded"), std::string::npos)
+        << stt.body;
+    Form form;
+    form.file("file", wav).field("model", "whisper-1");
+    const auto openai = post_form("/v1/audio/transcriptions", form);
+    EXPECT_EQ(openai.status, 400) << what << ": " << openai.body;
+    const auto error = json::parse(openai.body)["error"];
+    EXPECT_EQ(error["code"], "invalid_audio");
+    EXPECT_EQ(error["type"], "invalid_request_error");
+  }
+  // The 7-bit header says so.
+  const auto r = http_request(port(), "POST", "/stt", kToken, pcm_wav_header_claiming(16000, 7));
+  EXPECT_NE(r.body.find("7 bits per sample"), std::string::npos) << r.body;
+}
+
 TEST_F(Routes, SttErrorsUseTheOriginalShape) {
   auto r = http_request(port(), "POST", "/stt", kToken, "this is not audio at all, just text");
   EXPECT_EQ(r.status, 400);
@@ -308,6 +358,25 @@ TEST_F(Routes, StreamingSendsADeltaPerSegmentThenDone) {
             trimmed(scripted().text) + scripted().text);
 }
 
+// Once a streamed answer is complete the request is over: a kept-alive client that closes
+// afterwards has not left "before the answer" (the disconnect watcher used to stay armed).
+TEST(StreamedAnswers, AClientClosingAfterTheStreamIsNotAnEarlyDisconnect) {
+  ServerProcess server(config_with(R"("workers": 1)"));
+  Form form;
+  form.file("file", tone_wav(3.0)).field("model", "whisper-1").field("stream", "true");
+  {
+    HttpConnection connection(server.port());
+    const auto r = connection.request("POST", "/v1/audio/transcriptions", form.headers(kBearer),
+                                      form.finish());
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find("transcript.text.done"), std::string::npos) << r.body;
+    ASSERT_TRUE(r.keep_alive);
+    ASSERT_TRUE(server.wait_for_log("\"POST /v1/audio/transcriptions\" 200", 5s)) << server.log();
+  }
+  EXPECT_FALSE(server.wait_for_log("client disconnected before the answer", 1500ms))
+      << server.log();
+}
+
 TEST_F(Routes, DetectLanguage) {
   Form form;
   form.file("file", audio_);
@@ -410,13 +479,23 @@ TEST(RouteLimits, JobsPerTokenIs429) {
   const auto second = http_request(server.port(), "POST", "/stt", kToken, tone_wav(1.0));
   EXPECT_EQ(second.status, 429) << second.body;
   EXPECT_FALSE(second.header("retry-after").empty());
+  // On OpenAI's route the same refusal has OpenAI's type for a 429, as the auth limiter's
+  // 429 has: one error mapper for the server.
+  Form form;
+  form.file("file", tone_wav(1.0)).field("model", "whisper-1");
+  const auto openai = http_request(server.port(), "POST", "/v1/audio/transcriptions",
+                                   form.headers(kBearer), form.finish());
+  EXPECT_EQ(openai.status, 429) << openai.body;
+  const auto error = json::parse(openai.body)["error"];
+  EXPECT_EQ(error["type"], "rate_limit_error") << openai.body;
+  EXPECT_EQ(error["code"], "too_many_jobs") << openai.body;
   // Another token is not limited by the first one's job.
   const auto other = http_request(server.port(), "POST", "/stt",
                                   {{"Authorization", "Token token2"}}, tone_wav(1.0));
   EXPECT_EQ(other.status, 200) << other.body;
   EXPECT_EQ(first.get().status, 200);
-  const auto lines = breaches(server, "engine.max_jobs_per_token", "1", 1);
-  ASSERT_EQ(lines.size(), 1u) << server.log();
+  const auto lines = breaches(server, "engine.max_jobs_per_token", "1", 2);
+  ASSERT_EQ(lines.size(), 2u) << server.log();
   EXPECT_NE(lines[0].find("token token-1 has that many jobs queued or running; answered 429"),
             std::string::npos)
       << lines[0];

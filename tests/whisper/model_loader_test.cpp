@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <set>
 
@@ -144,7 +145,7 @@ TEST(ModelLoader, KnownQuantizedBlocksInAFileDecodeToKnownValues) {
     t.raw.clear();
     for (std::size_t b = 0; b < n_blocks; ++b)
       t.raw.insert(t.raw.end(), block.bytes.begin(), block.bytes.end());
-    contents.ftype_field = 2000 + static_cast<std::int32_t>(block.type);
+    contents.ftype_field = 2000 + tools::file_type_of(static_cast<std::int32_t>(block.type));
     const auto model = test::parse(contents);
     const auto& w = loaded(*model, t.name);
     ASSERT_EQ(w.data.size(), n_blocks * 32);
@@ -189,6 +190,24 @@ TEST(ModelLoader, WriterModelLoadsWithItsDimsVocabAndFilters) {
   }
 }
 
+// The header's ftype is ggml's file type, as whisper.cpp's converter and quantizer write it
+// (quantized: + 1000 * quantization version 2), not the matrices' tensor type: a q8_0 file
+// that said 8 would read as q5_0 to other implementations.
+TEST(ModelLoader, WrittenHeadersHoldTheOfficialFileTypeNumbers) {
+  for (const auto& [name, expected] : std::vector<std::pair<std::string, std::int32_t>>{
+           {"f32", 0}, {"f16", 1}, {"q4_0", 2002}, {"q4_1", 2003}, {"q5_0", 2008},
+           {"q5_1", 2009}, {"q8_0", 2007}}) {
+    const auto type = tools::type_from_name(name);
+    ASSERT_TRUE(type) << name;
+    const auto bytes = tools::serialize(small_contents(*type));
+    std::int32_t ftype = 0;
+    std::memcpy(&ftype, bytes.data() + 4 + 4 * 10, 4);  // magic, then the 11th hparam
+    EXPECT_EQ(ftype, expected) << name;
+    const auto model = test::parse(small_contents(*type));
+    EXPECT_EQ(model->dims().ftype, expected % 1000) << name;
+  }
+}
+
 TEST(ModelLoader, EveryStorageTypeLoadsWithinItsQuantizationError) {
   for (const auto& [name, type] :
        std::vector<std::pair<std::string, std::int32_t>>{{"f16", tools::kTypeF16},
@@ -201,7 +220,7 @@ TEST(ModelLoader, EveryStorageTypeLoadsWithinItsQuantizationError) {
     test::TempFile file(name + ".bin");
     tools::write_model_file(contents, file.path());
     const auto model = load_model(file.path());
-    EXPECT_EQ(model->dims().ftype, type) << name;
+    EXPECT_EQ(model->dims().ftype, tools::file_type_of(type)) << name;
     for (const std::string tensor :
          {"decoder.token_embedding.weight", "encoder.blocks.1.mlp.0.weight",
           "decoder.blocks.0.cross_attn.key.weight", "encoder.conv1.weight"}) {

@@ -124,6 +124,8 @@ TEST(ModelRefusal, AbsurdHparamsAreRefusedBeforeAnyAllocation) {
   auto bytes = good;
   set_i32(bytes, 4 + 4 * 10, 5);  // ftype 5 (q4_2, removed from ggml)
   EXPECT_CONTAINS(refusal(bytes), "ftype");
+  set_i32(bytes, 4 + 4 * 10, 6);  // q4_3, removed too
+  EXPECT_CONTAINS(refusal(bytes), "ftype");
   set_i32(bytes, 4 + 4 * 10, -1);
   EXPECT_CONTAINS(refusal(bytes), "ftype");
 }
@@ -211,12 +213,12 @@ TEST(ModelRefusal, TensorHeaderFields) {
   contents = small_contents();
   tensor(contents, "encoder.conv1.weight").type = tools::kTypeQ8_0;
   tensor(contents, "encoder.conv1.weight").raw = std::vector<std::uint8_t>(1000);
-  contents.ftype_field = 2008;
+  contents.ftype_field = 2007;
   EXPECT_CONTAINS(refusal(contents), "not a multiple of the q8_0 block size");
 
   // Quantized tensors of an older block layout (quantization version 0/1).
   contents = small_contents(tools::kTypeQ8_0);
-  contents.ftype_field = tools::kTypeQ8_0;
+  contents.ftype_field = tools::file_type_of(tools::kTypeQ8_0);
   EXPECT_CONTAINS(refusal(contents), "quantization version 0");
 
   // n_dims and name length out of range.
