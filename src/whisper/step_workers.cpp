@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -46,6 +48,19 @@ struct StepWorkers::Shared {
   void* context = nullptr;
   int task_threads = 0;
   std::vector<std::thread> workers;
+  // The first exception a share of the current task threw (the caller's or a worker's).
+  std::mutex error_mutex;
+  std::exception_ptr error;
+
+  // Runs one share; an exception is kept for the caller, never let out of a thread.
+  void run_share(int index, int n) noexcept {
+    try {
+      task(context, index, n);
+    } catch (...) {
+      std::lock_guard lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
+  }
 
   void work(int index) {
     std::uint32_t seen = 0;
@@ -71,7 +86,7 @@ struct StepWorkers::Shared {
         return;
       }
       if (index < task_threads) {
-        task(context, index, task_threads);
+        run_share(index, task_threads);
       }
       pending.fetch_sub(1, std::memory_order_acq_rel);
     }
@@ -115,7 +130,9 @@ void StepWorkers::run_task(int n_threads, Task task, void* context) {
   // so none can miss a generation and none runs a stale task.
   s.pending.store(threads_ - 1, std::memory_order_relaxed);
   s.publish();
-  task(context, 0, n);
+  // The caller's share may throw, but the workers' shares use the caller's frame (`context`)
+  // until they return: the caller waits for them before it unwinds.
+  s.run_share(0, n);
   int polls = 0;
   while (s.pending.load(std::memory_order_acquire) != 0) {
     if (++polls % kPollsPerCheck != 0) {
@@ -123,6 +140,11 @@ void StepWorkers::run_task(int n_threads, Task task, void* context) {
     } else {
       std::this_thread::yield();
     }
+  }
+  if (s.error) {
+    std::exception_ptr error;
+    std::swap(error, s.error);
+    std::rethrow_exception(error);
   }
 }
 

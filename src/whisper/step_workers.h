@@ -27,8 +27,9 @@ class StepWorkers {
   int threads() const { return threads_; }
 
   // Calls fn(t, n) for t in [0, n) with n = min(n_threads, threads()), the caller taking
-  // t = 0, and returns when every call has returned. fn must not throw. Not reentrant: one
-  // caller thread at a time (a WhisperState's).
+  // t = 0, and returns when every call has returned. When calls throw, the first exception
+  // is rethrown here, after every call has returned (none outlives the caller's frame). Not
+  // reentrant: one caller thread at a time (a WhisperState's).
   template <typename Fn>
   void run(int n_threads, Fn& fn) {
     run_task(

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -49,6 +50,39 @@ TEST(StepWorkers, WakesSleepingWorkers) {
     workers.run(2, task);
     EXPECT_EQ(ran.load(), 2);
   }
+}
+
+// The workers' shares use the caller's frame: when the caller's own share throws, run()
+// must not return (unwind) before they are done, and a worker's exception reaches the caller.
+TEST(StepWorkers, AThrowingShareIsRethrownAfterEveryShareHasReturned) {
+  StepWorkers workers(2);
+  std::atomic<bool> worker_done{false};
+  bool worker_done_at_catch = false;
+  try {
+    auto task = [&](int t, int) {
+      if (t == 0) throw std::runtime_error("caller's share");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      worker_done.store(true);
+    };
+    workers.run(2, task);
+    ADD_FAILURE() << "run() returned without the exception";
+  } catch (const std::runtime_error& e) {
+    worker_done_at_catch = worker_done.load();
+    EXPECT_STREQ(e.what(), "caller's share");
+  }
+  EXPECT_TRUE(worker_done_at_catch);
+  // Let a worker still running (before the fix) finish before its captures go away.
+  while (!worker_done.load()) std::this_thread::yield();
+
+  auto worker_throws = [](int t, int) {
+    if (t == 1) throw std::runtime_error("worker's share");
+  };
+  EXPECT_THROW(workers.run(2, worker_throws), std::runtime_error);
+  // The pool still works, and an error is not reported twice.
+  std::atomic<int> ran{0};
+  auto count = [&](int, int) { ran.fetch_add(1); };
+  EXPECT_NO_THROW(workers.run(2, count));
+  EXPECT_EQ(ran.load(), 2);
 }
 
 TEST(StepWorkers, SplitItemsCoversEveryItemOnceInWholeBlocks) {
