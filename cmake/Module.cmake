@@ -18,10 +18,19 @@ function(earshot_module name)
   earshot_set_warnings(${name})
 endfunction()
 
-# earshot_test_area(area LIBS ...): one GoogleTest binary from tests/<area>/*_test.cpp.
+# earshot_test_area(area LIBS ... [FILES ...] [EXCLUDE ...]): one GoogleTest binary, labelled
+# `area`, from tests/<area>/*_test.cpp (or the FILES given, relative to tests/), less the
+# files named in EXCLUDE.
 function(earshot_test_area area)
-  cmake_parse_arguments(T "" "" "LIBS" ${ARGN})
-  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${area}/*_test.cpp)
+  cmake_parse_arguments(T "" "" "LIBS;FILES;EXCLUDE" ${ARGN})
+  if(T_FILES)
+    list(TRANSFORM T_FILES PREPEND ${CMAKE_CURRENT_SOURCE_DIR}/ OUTPUT_VARIABLE sources)
+  else()
+    file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${area}/*_test.cpp)
+  endif()
+  foreach(excluded IN LISTS T_EXCLUDE)
+    list(REMOVE_ITEM sources ${CMAKE_CURRENT_SOURCE_DIR}/${excluded})
+  endforeach()
   if(NOT sources)
     return()
   endif()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs every dependency, builds and runs the whole test suite, in four stages: the
-# release preset; the asan preset (AddressSanitizer + UndefinedBehaviorSanitizer +
+# Installs every dependency, builds and runs the whole test suite, in five stages: format
+# (every C++ file as clang-format makes it, scripts/check-format.sh); the release preset; the asan preset (AddressSanitizer + UndefinedBehaviorSanitizer +
 # LeakSanitizer); the tsan preset (ThreadSanitizer over the server, scheduler and integration
 # tests, see docs/security.md); and fuzz, every libFuzzer target for EARSHOT_FUZZ_SECONDS
 # (default 30) seconds each (scripts/fuzz.sh). The fuzz corpora and regression inputs are also
@@ -13,11 +13,14 @@ cd "$(dirname "$0")/.."
 # Client tests' npm packages (the OpenAI SDK, playwright-core), from the lockfile.
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release asan tsan fuzz)
+[ ${#presets[@]} -gt 0 ] || presets=(format release asan tsan fuzz)
 fuzz_seconds=${EARSHOT_FUZZ_SECONDS:-30}
 for preset in "${presets[@]}"; do
   start=$SECONDS
-  if [ "$preset" = fuzz ]; then
+  if [ "$preset" = format ]; then
+    echo "=== format"
+    ./scripts/check-format.sh
+  elif [ "$preset" = fuzz ]; then
     echo "=== fuzz: ${fuzz_seconds} s per target"
     ./scripts/fuzz.sh "$fuzz_seconds"
   else

@@ -3,10 +3,11 @@
 //   earshot-make-model --dims custom --n-state 32 --n-head 2 --n-layer 1 --n-vocab 51865 --out
 //   x.bin
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "model_writer.h"
 

@@ -31,7 +31,7 @@ struct ModelDims {
   int n_text_layer = 0;
   int n_mels = 0;  // 80, or 128 for v3
   int ftype = 0;   // the file's ggml file type (ftype % 1000): 0 f32, 1 f16, 2 q4_0, 3 q4_1,
-                  // 7 q8_0, 8 q5_0, 9 q5_1
+                   // 7 q8_0, 8 q5_0, 9 q5_1
 };
 
 // A loaded model: immutable, shared read-only by every transcription (see whisper/model.h).

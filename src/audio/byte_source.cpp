@@ -1,12 +1,12 @@
 #include "audio/byte_source.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
 #include <system_error>
+
+#include <sys/stat.h>
 
 #include "earshot/error.h"
 

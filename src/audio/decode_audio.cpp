@@ -172,7 +172,8 @@ class StreamDecoder {
     }
     // RIFF/WAVE PCM (format tag 1) stores each sample in whole bytes; FFmpeg rounds another
     // wBitsPerSample up to the next byte and decodes the samples as that wider type.
-    const bool pcm = par.codec_id >= AV_CODEC_ID_PCM_S16LE && par.codec_id < AV_CODEC_ID_ADPCM_IMA_QT;
+    const bool pcm =
+        par.codec_id >= AV_CODEC_ID_PCM_S16LE && par.codec_id < AV_CODEC_ID_ADPCM_IMA_QT;
     if (pcm && container_name() == "wav" && par.bits_per_coded_sample % 8 != 0) {
       fail("the WAV header declares " + std::to_string(par.bits_per_coded_sample) +
            " bits per sample; PCM WAV audio has 8, 16, 24, 32 or 64");

@@ -65,17 +65,11 @@ std::string_view file_extension(OutputFormat format) {
   switch (format) {
     case OutputFormat::kText:
       return "txt";
-    case OutputFormat::kJson:
     case OutputFormat::kVerboseJson:
       return "json";
-    case OutputFormat::kSrt:
-      return "srt";
-    case OutputFormat::kVtt:
-      return "vtt";
-    case OutputFormat::kTsv:
-      return "tsv";
+    default:
+      return output_format_name(format);  // json, srt, vtt, tsv: the format's own name
   }
-  return "txt";
 }
 
 }  // namespace earshot

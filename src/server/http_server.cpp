@@ -110,49 +110,49 @@ std::vector<tcp::endpoint> HttpServer::endpoints() const {
 }
 
 void HttpServer::accept(tcp::acceptor& acceptor) {
-  acceptor.async_accept(net::make_strand(*ioc_), [this, &acceptor](beast::error_code ec,
-                                                                   tcp::socket socket) {
-    if (ec == net::error::operation_aborted || shutting_down_) return;
-    if (ec) {
-      // Out of descriptors and the like: say so and try again shortly rather than spin.
-      log_->warn("accept failed: {}", ec.message());
-      auto timer = std::make_shared<net::steady_timer>(*ioc_, std::chrono::milliseconds(100));
-      timer->async_wait([this, &acceptor, timer](beast::error_code) { accept(acceptor); });
-      return;
-    }
-    std::size_t open = 0;
-    {
-      std::lock_guard lock(sessions_mutex_);
-      open = sessions_.size();
-    }
-    if (open >= config_.max_connections) {
-      log_limit_breach(*log_, endpoint_text(socket),
-                       {.limit = "max_connections",
-                        .configured = std::to_string(config_.max_connections),
-                        .detail = std::to_string(open) + " connections open"},
-                       "answered 503 and closed");
-      struct Refusal {
-        tcp::socket socket;
-        Response response;
-      };
-      auto r = std::make_shared<Refusal>(Refusal{std::move(socket), too_many_connections()});
-      http::async_write(r->socket, r->response, [r](beast::error_code, std::size_t) {
-        beast::error_code ignored;
-        r->socket.shutdown(tcp::socket::shutdown_both, ignored);
-        r->socket.close(ignored);
+  acceptor.async_accept(
+      net::make_strand(*ioc_), [this, &acceptor](beast::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || shutting_down_) return;
+        if (ec) {
+          // Out of descriptors and the like: say so and try again shortly rather than spin.
+          log_->warn("accept failed: {}", ec.message());
+          auto timer = std::make_shared<net::steady_timer>(*ioc_, std::chrono::milliseconds(100));
+          timer->async_wait([this, &acceptor, timer](beast::error_code) { accept(acceptor); });
+          return;
+        }
+        std::size_t open = 0;
+        {
+          std::lock_guard lock(sessions_mutex_);
+          open = sessions_.size();
+        }
+        if (open >= config_.max_connections) {
+          log_limit_breach(*log_, endpoint_text(socket),
+                           {.limit = "max_connections",
+                            .configured = std::to_string(config_.max_connections),
+                            .detail = std::to_string(open) + " connections open"},
+                           "answered 503 and closed");
+          struct Refusal {
+            tcp::socket socket;
+            Response response;
+          };
+          auto r = std::make_shared<Refusal>(Refusal{std::move(socket), too_many_connections()});
+          http::async_write(r->socket, r->response, [r](beast::error_code, std::size_t) {
+            beast::error_code ignored;
+            r->socket.shutdown(tcp::socket::shutdown_both, ignored);
+            r->socket.close(ignored);
+          });
+        } else {
+          std::shared_ptr<Session> session;
+          if (tls_) {
+            session = std::make_shared<TlsHttpSession>(std::move(socket), *this, tls_.get());
+          } else {
+            session = std::make_shared<PlainHttpSession>(std::move(socket), *this, nullptr);
+          }
+          on_session_start(session);
+          session->start();
+        }
+        accept(acceptor);
       });
-    } else {
-      std::shared_ptr<Session> session;
-      if (tls_) {
-        session = std::make_shared<TlsHttpSession>(std::move(socket), *this, tls_.get());
-      } else {
-        session = std::make_shared<PlainHttpSession>(std::move(socket), *this, nullptr);
-      }
-      on_session_start(session);
-      session->start();
-    }
-    accept(acceptor);
-  });
 }
 
 void HttpServer::on_session_start(const std::shared_ptr<Session>& session) {

@@ -3,15 +3,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "server/ascii.h"
+
 namespace earshot::server {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -28,7 +23,7 @@ std::optional<std::string> header_param(std::string_view value, std::string_view
     while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
     const auto eq = value.find('=', i);
     if (eq == std::string_view::npos) return std::nullopt;
-    const auto name = lower(trim(value.substr(i, eq - i)));
+    const auto name = ascii_lower(trim(value.substr(i, eq - i)));
     std::size_t j = eq + 1;
     std::string param;
     if (j < value.size() && value[j] == '"') {
@@ -56,7 +51,7 @@ std::optional<std::string> header_param(std::string_view value, std::string_view
 
 std::optional<std::string> multipart_boundary(std::string_view content_type) {
   const auto semi = content_type.find(';');
-  if (lower(trim(content_type.substr(0, semi))) != "multipart/form-data") return std::nullopt;
+  if (ascii_lower(trim(content_type.substr(0, semi))) != "multipart/form-data") return std::nullopt;
   try {
     auto b = header_param(content_type, "boundary");
     // RFC 2046: 1 to 70 characters.
@@ -113,10 +108,10 @@ std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_vi
       headers = eol == std::string_view::npos ? std::string_view() : headers.substr(eol + 2);
       const auto colon = line.find(':');
       if (colon == std::string_view::npos) throw MultipartError("malformed multipart part header");
-      const auto name = lower(trim(line.substr(0, colon)));
+      const auto name = ascii_lower(trim(line.substr(0, colon)));
       const auto value = trim(line.substr(colon + 1));
       if (name == "content-disposition") {
-        if (lower(trim(value.substr(0, value.find(';')))) != "form-data") {
+        if (ascii_lower(trim(value.substr(0, value.find(';')))) != "form-data") {
           throw MultipartError("multipart part is not form-data");
         }
         auto field = header_param(value, "name");

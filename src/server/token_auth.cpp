@@ -7,15 +7,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "server/ascii.h"
+
 namespace earshot::server {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 Sha256Digest digest_from_hex(const std::string& hex) {
   Sha256Digest d{};
@@ -72,7 +67,7 @@ TokenAuth::TokenAuth(const std::vector<TokenEntry>& tokens, std::vector<std::str
     tokens_.push_back(
         {t.sha256_hex.empty() ? sha256(t.plaintext) : digest_from_hex(t.sha256_hex), t.label});
   }
-  for (auto& s : schemes) schemes_.push_back(lower(s));
+  for (auto& s : schemes) schemes_.push_back(ascii_lower(s));
 }
 
 AuthDecision TokenAuth::decide(std::optional<std::string_view> header) const {
@@ -90,7 +85,7 @@ AuthDecision TokenAuth::decide(std::optional<std::string_view> header) const {
     d.outcome = AuthOutcome::kInvalidHeader;
     return d;
   }
-  const auto scheme = lower(value.substr(0, space));
+  const auto scheme = ascii_lower(value.substr(0, space));
   if (std::find(schemes_.begin(), schemes_.end(), scheme) == schemes_.end()) {
     d.outcome = AuthOutcome::kInvalidScheme;
     return d;

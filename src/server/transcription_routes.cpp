@@ -13,6 +13,7 @@
 #include "format/language_names.h"
 #include "format/output_format.h"
 #include "format/render.h"
+#include "server/ascii.h"
 #include "server/limit_breach.h"
 #include "server/multipart.h"
 #include "server/query.h"
@@ -82,7 +83,8 @@ void apply_task(const std::string& value, TranscribeOptions& o, const std::strin
   } else if (value == "translate") {
     o.task = Task::kTranslate;
   } else {
-    throw RequestError{http::status::bad_request, "task must be 'transcribe' or 'translate'", param};
+    throw RequestError{http::status::bad_request, "task must be 'transcribe' or 'translate'",
+                       param};
   }
 }
 
@@ -93,18 +95,15 @@ void apply_language(const std::string& value, TranscribeOptions& o) {
   }
   if (value.size() > 16)
     throw RequestError{http::status::bad_request, "language is not a language code", "language"};
-  std::string lower = value;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  o.language = lower;
+  o.language = ascii_lower(value);
 }
 
 void apply_format(const std::string& value, TranscriptionRequest& r) {
   const auto f = parse_output_format(value);
   if (!f) {
     throw RequestError{http::status::bad_request,
-                     "response_format must be one of " + std::string(kOutputFormatNames),
-                     "response_format"};
+                       "response_format must be one of " + std::string(kOutputFormatNames),
+                       "response_format"};
   }
   r.format = *f;
   r.shape = Shape::kFormat;
@@ -115,7 +114,7 @@ void apply_temperature(const std::string& value, TranscribeOptions& o) {
   const float t = std::strtof(value.c_str(), &end);
   if (value.empty() || end != value.c_str() + value.size() || !(t >= 0.0f && t <= 1.0f)) {
     throw RequestError{http::status::bad_request, "temperature must be a number from 0 to 1",
-                     "temperature"};
+                       "temperature"};
   }
   // OpenAI's API: temperature 0 keeps the fallback ladder; a given temperature is used alone.
   if (t > 0) o.temperatures = {t};
@@ -165,8 +164,8 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
   const auto boundary = multipart_boundary(std::string_view(type.data(), type.size()));
   if (!boundary) {
     throw RequestError{http::status::bad_request,
-                     "expected a multipart/form-data body with the audio in the 'file' field",
-                     "file"};
+                       "expected a multipart/form-data body with the audio in the 'file' field",
+                       "file"};
   }
   std::vector<MultipartPart> parts;
   try {
@@ -180,7 +179,7 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
                     .detail = e.what()}};
   } catch (const MultipartError& e) {
     throw RequestError{http::status::bad_request,
-                     std::string("malformed multipart body: ") + e.what(), ""};
+                       std::string("malformed multipart body: ") + e.what(), ""};
   }
   bool have_file = false;
   for (const auto& p : parts) {
@@ -210,8 +209,8 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
         r.segment_granularity = true;
       } else {
         throw RequestError{http::status::bad_request,
-                         "timestamp_granularities must be 'segment' or 'word'",
-                         "timestamp_granularities[]"};
+                           "timestamp_granularities must be 'segment' or 'word'",
+                           "timestamp_granularities[]"};
       }
     } else if (p.name == "chunking_strategy" || p.name == "include[]") {
       // Accepted and ignored: OpenAI options for other models that change nothing here.
@@ -268,17 +267,17 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
     } catch (const Error& e) {
       if (e.code() == ErrorCode::kInvalidArgument) {
         throw RequestError{http::status::payload_too_large,
-                         "the audio is longer than this server's limit of " +
-                             std::to_string(static_cast<long>(svc.engine.max_audio_seconds)) +
-                             " seconds",
-                         "", "audio_too_long",
-                         LimitBreach{.limit = "engine.max_audio_seconds",
-                                     .configured = seconds_text(svc.engine.max_audio_seconds),
-                                     .detail = "decoded audio longer than the limit"}};
+                           "the audio is longer than this server's limit of " +
+                               std::to_string(static_cast<long>(svc.engine.max_audio_seconds)) +
+                               " seconds",
+                           "", "audio_too_long",
+                           LimitBreach{.limit = "engine.max_audio_seconds",
+                                       .configured = seconds_text(svc.engine.max_audio_seconds),
+                                       .detail = "decoded audio longer than the limit"}};
       }
       throw RequestError{http::status::bad_request,
-                       std::string("the audio cannot be decoded: ") + e.what(), "",
-                       "invalid_audio"};
+                         std::string("the audio cannot be decoded: ") + e.what(), "",
+                         "invalid_audio"};
     }
     const auto model = svc.models->acquire(r.model);
     const int threads = svc.threads_per_job();

@@ -1,7 +1,5 @@
 #include "whisper/log_mel.h"
 
-#include <fftw3.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -10,6 +8,8 @@
 #include <mutex>
 #include <numbers>
 #include <string>
+
+#include <fftw3.h>
 
 #include "earshot/error.h"
 

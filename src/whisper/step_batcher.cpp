@@ -96,9 +96,19 @@ StepBatcher::Stats StepBatcher::stats() const {
 }
 
 StepWorkers& StepBatcher::workers_for(int threads) {
-  auto& w = workers_[threads];
-  if (!w) w = std::make_unique<StepWorkers>(threads);
-  return *w;
+  if (!workers_ || workers_->capacity() < threads) {
+    workers_.reset();  // its threads end before the larger pool's start
+    workers_ = std::make_unique<StepWorkers>(threads);
+    std::lock_guard lock(mutex_);
+    pool_threads_ = threads;
+  }
+  workers_->use_threads(threads);
+  return *workers_;
+}
+
+int StepBatcher::pool_threads() const {
+  std::lock_guard lock(mutex_);
+  return pool_threads_;
 }
 
 }  // namespace earshot::whisper

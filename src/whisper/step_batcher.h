@@ -15,7 +15,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -75,6 +74,9 @@ class StepBatcher {
 
   Stats stats() const;
 
+  // Threads the batcher's own pool holds now (0 before the first batch): at most max_threads.
+  int pool_threads() const;
+
  private:
   void run_batch(std::unique_lock<std::mutex>& lock, Item& own, Executor execute);
   StepWorkers& workers_for(int threads);
@@ -88,8 +90,11 @@ class StepBatcher {
   std::vector<Item*> pending_;
   bool leading_ = false;  // a leader is gathering or running a batch
   Stats stats_;
-  // Touched by the leader only, outside the lock (leading_ makes it one at a time).
-  std::map<int, std::unique_ptr<StepWorkers>> workers_;
+  int pool_threads_ = 0;
+  // Touched by the leader only, outside the lock (leading_ makes it one at a time). One pool,
+  // as large as the largest batch has needed (at most max_threads_), each batch using as
+  // many of its threads as its members lend.
+  std::unique_ptr<StepWorkers> workers_;
   std::vector<float> buffer_;
 };
 

@@ -101,9 +101,9 @@ struct StepWorkers::Shared {
 };
 
 StepWorkers::StepWorkers(int threads)
-    : threads_(std::max(1, threads)), shared_(std::make_unique<Shared>()) {
-  shared_->workers.reserve(static_cast<std::size_t>(threads_ - 1));
-  for (int i = 1; i < threads_; ++i) {
+    : capacity_(std::max(1, threads)), threads_(capacity_), shared_(std::make_unique<Shared>()) {
+  shared_->workers.reserve(static_cast<std::size_t>(capacity_ - 1));
+  for (int i = 1; i < capacity_; ++i) {
     shared_->workers.emplace_back([shared = shared_.get(), i] { shared->work(i); });
   }
 }
@@ -128,7 +128,7 @@ void StepWorkers::run_task(int n_threads, Task task, void* context) {
   s.task_threads = n;
   // Every worker takes part in each generation (those beyond n only count themselves done),
   // so none can miss a generation and none runs a stale task.
-  s.pending.store(threads_ - 1, std::memory_order_relaxed);
+  s.pending.store(capacity_ - 1, std::memory_order_relaxed);
   s.publish();
   // The caller's share may throw, but the workers' shares use the caller's frame (`context`)
   // until they return: the caller waits for them before it unwinds.
@@ -146,6 +146,10 @@ void StepWorkers::run_task(int n_threads, Task task, void* context) {
     std::swap(error, s.error);
     std::rethrow_exception(error);
   }
+}
+
+void StepWorkers::use_threads(int n) {
+  threads_ = std::clamp(n, 1, capacity_);
 }
 
 ItemRange split_items(std::int64_t count, std::int64_t block, int t, int n) {

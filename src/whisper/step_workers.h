@@ -24,7 +24,15 @@ class StepWorkers {
   StepWorkers(const StepWorkers&) = delete;
   StepWorkers& operator=(const StepWorkers&) = delete;
 
+  // Threads a task runs on (and the kernels split their work for): the pool's size, or
+  // fewer after use_threads().
   int threads() const { return threads_; }
+  // The caller plus the worker threads this pool holds.
+  int capacity() const { return capacity_; }
+  // Makes tasks run on min(n, capacity()) threads from now on, the rest of the pool idle: one
+  // pool serves batches that are lent different numbers of cores (step_batcher.h). Call from
+  // the caller's thread, between tasks.
+  void use_threads(int n);
 
   // Calls fn(t, n) for t in [0, n) with n = min(n_threads, threads()), the caller taking
   // t = 0, and returns when every call has returned. When calls throw, the first exception
@@ -41,6 +49,7 @@ class StepWorkers {
   void run_task(int n_threads, Task task, void* context);
 
   struct Shared;
+  int capacity_;
   int threads_;
   std::unique_ptr<Shared> shared_;
 };

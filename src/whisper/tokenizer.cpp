@@ -1,12 +1,12 @@
 #include "whisper/tokenizer.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include <algorithm>
 #include <array>
 #include <limits>
 #include <set>
+
+#include <pcre2.h>
 
 #include "earshot/error.h"
 #include "whisper/model.h"

@@ -4,7 +4,6 @@
 // (a dependency installed by scripts/install-deps.sh) into every container the audio
 // stage claims to read, plus WAV files written byte by byte where exact control matters.
 
-#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -17,6 +16,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "testing/paths.h"
 

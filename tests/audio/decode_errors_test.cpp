@@ -179,8 +179,7 @@ TEST(DecodeLimitTest, WavHeaderWithoutARateOrWithPartialBytesIsRefused) {
   seven_bits[34] = 7;  // wBitsPerSample, with block align 1 and byte rate 16000 kept
   Error error = error_of([&] { decode_audio(seven_bits); });
   EXPECT_EQ(error.code(), ErrorCode::kAudioDecode);
-  EXPECT_NE(std::string(error.what()).find("7 bits per sample"), std::string::npos)
-      << error.what();
+  EXPECT_NE(std::string(error.what()).find("7 bits per sample"), std::string::npos) << error.what();
   auto twelve_bits = make_wav(1, 1, 16000, 16, pcm);
   twelve_bits[34] = 12;
   error = error_of([&] { decode_audio(twelve_bits); });

@@ -2,13 +2,13 @@
 // decoded from memory and from the file: same samples both ways, the tone's duration,
 // pitch and energy intact.
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <iterator>
 #include <numbers>
+
+#include <gtest/gtest.h>
 
 #include "audio/audio_fixtures.h"
 #include "earshot/audio.h"

@@ -1,12 +1,12 @@
 // The path Whisper's reference takes: 16 kHz mono s16 WAV must reach the engine as exactly
 // sample / 32768, with no resampler or dither touching it.
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
+
+#include <gtest/gtest.h>
 
 #include "audio/audio_fixtures.h"
 #include "earshot/audio.h"

@@ -1,10 +1,10 @@
 // Channel downmix and sample-rate conversion: stereo and surround become the average of
 // the channels, every rate becomes 16 kHz without changing duration or pitch.
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <numbers>
+
+#include <gtest/gtest.h>
 
 #include "audio/audio_fixtures.h"
 #include "earshot/audio.h"

@@ -3,18 +3,18 @@
 // Shared pieces of the decoding conformance tests: the micro model, the reference JSON, and
 // the token comparison with the near-tie rule of the conformance README (section 7).
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "earshot/whisper.h"
 #include "whisper/decoding.h"

@@ -2,10 +2,10 @@
 // decode_*.json, and language detection against lang_probs.json (conformance README
 // sections 4, 5 and 7).
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <iostream>
+
+#include <gtest/gtest.h>
 
 #include "conformance/decoding_reference.h"
 #include "testing/npy.h"

@@ -3,10 +3,10 @@
 // (transcribe_*_window_mels.npy) fed to the long-form loop, once end to end through the
 // engine's own whole-file log-mel, as earshot::transcribe() runs it.
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <iostream>
+
+#include <gtest/gtest.h>
 
 #include "conformance/decoding_reference.h"
 #include "testing/npy.h"

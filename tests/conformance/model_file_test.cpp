@@ -1,10 +1,10 @@
 // The conformance model files as the loader reads them, and the random-model writer's mel
 // filter bank against the one OpenAI ships (stored in the file).
 
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <iostream>
+
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "earshot/whisper.h"

@@ -2,15 +2,15 @@
 // (../shared/conformance, README sections 4 and 7): log-mel, encoder output and decoder
 // logits, with the README's tolerances.
 
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "earshot/audio.h"
 #include "earshot/whisper.h"

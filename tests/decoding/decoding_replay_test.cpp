@@ -2,9 +2,9 @@
 // strategy: every recorded decision (top 5 after the filters, chosen token, its log-prob) must
 // come out the same, without running the network.
 
-#include <gtest/gtest.h>
-
 #include <cmath>
+
+#include <gtest/gtest.h>
 
 #include "decoding/reference_files.h"
 #include "decoding/replay_logits_source.h"

@@ -1,11 +1,11 @@
 #include "whisper/decoding.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "decoding/byte_tokenizer.h"
 #include "decoding/replay_logits_source.h"

@@ -1,9 +1,9 @@
 #include "whisper/logit_filters.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <limits>
+
+#include <gtest/gtest.h>
 
 #include "decoding/byte_tokenizer.h"
 #include "earshot/error.h"

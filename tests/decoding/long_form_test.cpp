@@ -3,9 +3,9 @@
 
 #include "whisper/long_form.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
+
+#include <gtest/gtest.h>
 
 #include "decoding/byte_tokenizer.h"
 #include "decoding/replay_logits_source.h"
@@ -238,11 +238,11 @@ TEST_F(LongFormTest, HallucinationSilenceThresholdSkipsSilenceBeforeAnomalies) {
   auto o = options();
   o.word_timestamps = true;
   o.max_initial_timestamp = std::nullopt;  // the first timestamp is at 5 s
-  o.suppress_tokens = {};  // the byte tokenizer's non-speech list would hold " "
+  o.suppress_tokens = {};                  // the byte tokenizer's non-speech list would hold " "
   ScriptedWindowSource kept(script);
   kept.alignment = alignment;
-  const Transcription with_words = run_long_form(kept, tokenizer, kTextCtx, o, "en", 6000,
-                                                 mel_of_seek());
+  const Transcription with_words =
+      run_long_form(kept, tokenizer, kTextCtx, o, "en", 6000, mel_of_seek());
   ASSERT_EQ(with_words.segments.size(), 2u);
   ASSERT_EQ(with_words.segments[0].words.size(), 1u);
   EXPECT_EQ(with_words.segments[0].words[0].word, " a");
@@ -255,8 +255,7 @@ TEST_F(LongFormTest, HallucinationSilenceThresholdSkipsSilenceBeforeAnomalies) {
   o.hallucination_silence_threshold = 2.0f;
   ScriptedWindowSource skipped(script);
   skipped.alignment = alignment;
-  const Transcription t = run_long_form(skipped, tokenizer, kTextCtx, o, "en", 6000,
-                                        mel_of_seek());
+  const Transcription t = run_long_form(skipped, tokenizer, kTextCtx, o, "en", 6000, mel_of_seek());
   // Each window's only segment is improbable after 4.4 s of silence: the window is dropped and
   // decoding resumes at the silence's end, until the audio runs out.
   ASSERT_GE(skipped.window_seeks.size(), 3u);

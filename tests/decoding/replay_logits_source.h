@@ -2,10 +2,10 @@
 
 // LogitsSource doubles for the decoding tests.
 
-#include <gtest/gtest.h>
-
 #include <functional>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "decoding/reference_files.h"
 #include "whisper/decoding.h"

@@ -1,8 +1,8 @@
 #include "whisper/special_tokens.h"
 
-#include <gtest/gtest.h>
-
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "earshot/error.h"
 

@@ -2,12 +2,12 @@
 // Whisper's three vocabulary layouts (English-only, multilingual, large-v3 with 128 mels):
 // random weights give meaningless text, so these check the API's contract, not the words.
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <map>
 #include <numeric>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "earshot/error.h"
 #include "earshot/whisper.h"

@@ -3,9 +3,9 @@
 
 #include "format/render.h"
 
-#include <gtest/gtest.h>
-
 #include <fstream>
+
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "testing/paths.h"

@@ -1,8 +1,8 @@
 #include "format/timestamp.h"
 
-#include <gtest/gtest.h>
-
 #include <limits>
+
+#include <gtest/gtest.h>
 
 namespace earshot {
 namespace {

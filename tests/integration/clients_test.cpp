@@ -20,7 +20,9 @@ class Clients : public ::testing::Test {
  protected:
   void SetUp() override {
     // One folder per test: ctest runs tests in parallel processes.
-    dir_ = binary_dir() / "test-tmp" / ("clients-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    dir_ =
+        binary_dir() / "test-tmp" /
+        ("clients-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     std::filesystem::create_directories(dir_);
     model_ = write_scripted_model(dir_ / "ggml-scripted.bin");
     wav_ = dir_ / "tone.wav";

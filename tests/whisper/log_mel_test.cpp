@@ -3,12 +3,12 @@
 
 #include "whisper/log_mel.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <complex>
 #include <numbers>
 #include <random>
+
+#include <gtest/gtest.h>
 
 #include "earshot/error.h"
 #include "model_writer.h"

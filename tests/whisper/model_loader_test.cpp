@@ -1,12 +1,13 @@
 // Loading writer-made model files of every storage type, and the type conversions under it.
 
-#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "small_model.h"
 #include "whisper/ggml_types.h"
@@ -194,9 +195,14 @@ TEST(ModelLoader, WriterModelLoadsWithItsDimsVocabAndFilters) {
 // (quantized: + 1000 * quantization version 2), not the matrices' tensor type: a q8_0 file
 // that said 8 would read as q5_0 to other implementations.
 TEST(ModelLoader, WrittenHeadersHoldTheOfficialFileTypeNumbers) {
-  for (const auto& [name, expected] : std::vector<std::pair<std::string, std::int32_t>>{
-           {"f32", 0}, {"f16", 1}, {"q4_0", 2002}, {"q4_1", 2003}, {"q5_0", 2008},
-           {"q5_1", 2009}, {"q8_0", 2007}}) {
+  for (const auto& [name, expected] :
+       std::vector<std::pair<std::string, std::int32_t>>{{"f32", 0},
+                                                         {"f16", 1},
+                                                         {"q4_0", 2002},
+                                                         {"q4_1", 2003},
+                                                         {"q5_0", 2008},
+                                                         {"q5_1", 2009},
+                                                         {"q8_0", 2007}}) {
     const auto type = tools::type_from_name(name);
     ASSERT_TRUE(type) << name;
     const auto bytes = tools::serialize(small_contents(*type));

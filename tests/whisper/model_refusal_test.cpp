@@ -1,12 +1,13 @@
 // Every way a model file can be wrong ends in Error(kModelFormat, "<path>: <what>"), never a
 // crash or a huge allocation.
 
-#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <fstream>
 #include <functional>
+
+#include <gtest/gtest.h>
 
 #include "small_model.h"
 

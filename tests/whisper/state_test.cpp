@@ -3,11 +3,11 @@
 
 #include "whisper/state.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <random>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "small_model.h"
 #include "testing/array_compare.h"

@@ -212,6 +212,38 @@ TEST(StepBatcher, AnErrorReachesEveryItemOfItsBatchAndTheNextBatchRuns) {
   recorder = nullptr;
 }
 
+// Threads each batch ran on, as the executor saw them.
+std::vector<int>* seen_threads = nullptr;
+void record_threads(std::span<StepBatcher::Item* const>, StepBatcher::Resources& resources) {
+  seen_threads->push_back(resources.workers.threads());
+}
+
+// Batches lent 1, 3, 2, 5 (capped at 4) and 1 cores run on that many threads, out of one
+// pool that grows to the largest and no further (the batcher used to keep a pool per
+// distinct thread count, never freed).
+TEST(StepBatcher, BatchesRunOnTheThreadsTheyAreLentFromOneBoundedPool) {
+  std::vector<int> seen;
+  seen_threads = &seen;
+  StepBatcher batcher(8, std::chrono::microseconds(0), 4);
+  EXPECT_EQ(batcher.pool_threads(), 0);
+  int member = 0;
+  std::vector<int> pools;
+  for (const int lent : {1, 3, 2, 5, 1}) {
+    StepBatcher::Item item{.member = &member,
+                           .rows = 1,
+                           .threads = lent,
+                           .payload = nullptr,
+                           .done = false,
+                           .error = {}};
+    batcher.submit(item, &record_threads);
+    pools.push_back(batcher.pool_threads());
+  }
+  batcher.leave(&member);
+  EXPECT_EQ(seen, (std::vector<int>{1, 3, 2, 4, 1}));
+  EXPECT_EQ(pools, (std::vector<int>{1, 3, 3, 4, 4}));
+  seen_threads = nullptr;
+}
+
 TEST(StepBatcher, LeadersDoNotWaitForAMemberThatLeft) {
   Recorder r;
   recorder = &r;

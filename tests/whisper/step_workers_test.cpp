@@ -85,6 +85,25 @@ TEST(StepWorkers, AThrowingShareIsRethrownAfterEveryShareHasReturned) {
   EXPECT_EQ(ran.load(), 2);
 }
 
+TEST(StepWorkers, UseThreadsRunsTasksOnFewerThreadsOfThePool) {
+  StepWorkers workers(3);
+  for (const int n : {2, 1, 3, 7}) {
+    workers.use_threads(n);
+    const int expected = std::min(n, 3);
+    EXPECT_EQ(workers.threads(), expected);
+    EXPECT_EQ(workers.capacity(), 3);
+    std::atomic<int> calls{0};
+    std::atomic<int> seen_n{0};
+    auto task = [&](int, int tn) {
+      calls.fetch_add(1);
+      seen_n.store(tn);
+    };
+    workers.run(workers.threads(), task);
+    EXPECT_EQ(calls.load(), expected) << n;
+    EXPECT_EQ(seen_n.load(), expected) << n;
+  }
+}
+
 TEST(StepWorkers, SplitItemsCoversEveryItemOnceInWholeBlocks) {
   for (const std::int64_t count : {0, 1, 5, 64, 1001}) {
     for (const std::int64_t block : {1, 4, 16}) {
