@@ -1,5 +1,5 @@
 // `earshot bench [--model FILE | --dims tiny|base|small] [--threads N] [--json]`: the engine's
-// figures on this machine (bench/runner/engine_bench.h does the measuring).
+// figures on this machine (src/bench/engine_bench.h does the measuring).
 
 #include <iostream>
 #include <memory>

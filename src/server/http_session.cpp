@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include "server/header_admission.h"
 #include "server/http_server.h"
 #include "server/limit_breach.h"
 
@@ -317,61 +318,23 @@ void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
 
   const auto& req = parser_->get();
   method_ = std::string(req.method_string());
-  const std::string_view target(req.target().data(), req.target().size());
-  const auto q = target.find('?');
-  context_.path = std::string(target.substr(0, q));
-  context_.query = q == std::string_view::npos ? std::string() : std::string(target.substr(q + 1));
   close_after_write_ = !req.keep_alive();
-
-  route_ = server_.router().find(context_.path);
-  const ErrorStyle style =
-      route_ != nullptr ? route_->error_style : error_style_for_path(context_.path);
-
-  // Authentication comes first on every route that needs it, unknown paths included, so
-  // that nothing about the server is learnt without a token.
-  if (route_ == nullptr || route_->authenticated) {
-    if (const auto wait = server_.auth_failures().blocked(remote_address_)) {
-      log_limit_breach(
-          server_.log(), context_.remote,
-          {.limit = "auth_failure_limit",
-           .configured = std::to_string(config.auth_failure_limit) + " failures per " +
-                         seconds_of(config.auth_failure_window),
-           .detail = "request while blocked for " + std::to_string(wait->count()) + " s more"},
-          "answered 429");
-      reject(http::status::too_many_requests,
-             "Too many failed authentication attempts; try again later", style, std::nullopt,
-             std::to_string(wait->count()));
-      return;
+  std::optional<std::uint64_t> content_length;
+  if (const auto length = parser_->content_length()) content_length = *length;
+  auto admission = admit_header(req, content_length, server_.router(), *server_.auth(), config,
+                                server_.auth_failures().blocked(remote_address_));
+  route_ = admission.route;
+  context_.path = std::move(admission.path);
+  context_.query = std::move(admission.query);
+  context_.token_label = std::move(admission.token_label);
+  if (admission.refusal) {
+    const HeaderRefusal& refusal = *admission.refusal;
+    if (refusal.auth_failed) server_.auth_failures().record_failure(remote_address_);
+    if (refusal.breach) {
+      log_limit_breach(server_.log(), context_.remote, *refusal.breach,
+                       "answered " + std::to_string(static_cast<unsigned>(refusal.status)));
     }
-    auto auth = server_.auth();
-    auto it = req.find(http::field::authorization);
-    std::optional<std::string_view> header;
-    if (it != req.end()) header = std::string_view(it->value().data(), it->value().size());
-    auto decision = auth->decide(header);
-    if (!decision.accepted()) {
-      server_.auth_failures().record_failure(remote_address_);
-      reject(static_cast<http::status>(decision.http_status()), decision.reason(), style);
-      return;
-    }
-    context_.token_label = decision.label;
-  }
-  if (route_ == nullptr) {
-    reject(http::status::not_found, "Not found: " + context_.path, style);
-    return;
-  }
-  if (!Router::allows(*route_, req.method())) {
-    reject(http::status::method_not_allowed,
-           "Method " + method_ + " not allowed on " + context_.path, style,
-           Router::allow_header(*route_));
-    return;
-  }
-  if (const auto length = parser_->content_length(); length && *length > config.request_max_size) {
-    log_limit_breach(server_.log(), context_.remote,
-                     {.limit = "request_max_size",
-                      .configured = std::to_string(config.request_max_size) + " bytes",
-                      .detail = "Content-Length " + std::to_string(*length)},
-                     "answered 413");
-    reject(http::status::payload_too_large, "Request body too large", style);
+    reject(refusal.status, refusal.message, admission.style, refusal.allow, refusal.retry_after);
     return;
   }
 
