@@ -28,12 +28,11 @@ HeaderAdmission admit_header(const Request& header, std::optional<std::uint64_t>
       auto& r = refuse(http::status::too_many_requests,
                        "Too many failed authentication attempts; try again later");
       r.retry_after = std::to_string(blocked_for->count());
-      r.breach = LimitBreach{
-          .limit = "auth_failure_limit",
-          .configured = std::to_string(config.auth_failure_limit) + " failures per " +
-                        seconds_text(window),
-          .detail = "request while blocked for " + std::to_string(blocked_for->count()) +
-                    " s more"};
+      r.breach = LimitBreach{.limit = "auth_failure_limit",
+                             .configured = std::to_string(config.auth_failure_limit) +
+                                           " failures per " + seconds_text(window),
+                             .detail = "request while blocked for " +
+                                       std::to_string(blocked_for->count()) + " s more"};
       return out;
     }
     const auto it = header.find(http::field::authorization);
