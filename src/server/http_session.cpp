@@ -1,7 +1,6 @@
 #include "server/http_session.h"
 
 #include <cerrno>
-#include <cstdio>
 #include <limits>
 #include <type_traits>
 
@@ -39,6 +38,22 @@ Stream make_stream(net::ip::tcp::socket&& socket, net::ssl::context* tls) {
   } else {
     return Stream(std::move(socket), *tls);
   }
+}
+
+// The bytes of a response's start line and fields, as Beast's serializer writes them (a
+// streamed answer's head, written ahead of its chunks).
+std::string header_bytes(Response& head) {
+  http::response_serializer<http::string_body> serializer(head);
+  serializer.split(true);
+  std::string out;
+  beast::error_code ec;
+  while (!ec && !serializer.is_header_done()) {
+    serializer.next(ec, [&](beast::error_code&, const auto& buffers) {
+      out += beast::buffers_to_string(buffers);
+      serializer.consume(beast::buffer_bytes(buffers));
+    });
+  }
+  return out;
 }
 
 }  // namespace
@@ -530,14 +545,7 @@ void BasicHttpSession<Stream>::stream_start(Response&& head) {
   head.chunked(true);
   head.keep_alive(!close_after_write_);
   head.body().clear();
-  std::string bytes =
-      std::to_string(head.version() / 10) + "." + std::to_string(head.version() % 10);
-  bytes = "HTTP/" + bytes + " " + std::to_string(head.result_int()) + " " +
-          std::string(head.reason()) + "\r\n";
-  for (const auto& f : head)
-    bytes += std::string(f.name_string()) + ": " + std::string(f.value()) + "\r\n";
-  bytes += "\r\n";
-  stream_queue_.push_back(std::move(bytes));
+  stream_queue_.push_back(header_bytes(head));
   // Streams have no overall deadline; each write gets the body timeout.
   write_next_chunk();
   watch_disconnect();
@@ -546,9 +554,7 @@ void BasicHttpSession<Stream>::stream_start(Response&& head) {
 template <class Stream>
 void BasicHttpSession<Stream>::stream_write(std::string data) {
   if (closed_ || !streaming_ || data.empty()) return;
-  char size[32];
-  std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  stream_queue_.push_back(size + data + "\r\n");
+  stream_queue_.push_back(beast::buffers_to_string(http::make_chunk(net::buffer(data))));
   write_next_chunk();
 }
 
@@ -556,7 +562,7 @@ template <class Stream>
 void BasicHttpSession<Stream>::stream_finish() {
   if (closed_ || !streaming_) return;
   stream_finished_ = true;
-  stream_queue_.push_back("0\r\n\r\n");
+  stream_queue_.push_back(beast::buffers_to_string(http::make_chunk_last()));
   write_next_chunk();
 }
 
