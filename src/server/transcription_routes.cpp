@@ -242,6 +242,153 @@ std::string sse_event(const json& event) {
   return "data: " + json_text(event) + "\n\n";
 }
 
+// The request's audio as 16 kHz samples; a RequestError when it is too long or not audio.
+std::vector<float> decode_request_audio(const TranscriptionService& svc,
+                                        const TranscriptionRequest& r) {
+  AudioDecodeOptions audio_options;
+  audio_options.max_seconds = svc.engine.max_audio_seconds;
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(r.audio.data());
+  try {
+    return decode_audio({bytes, r.audio.size()}, audio_options);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidArgument) {
+      throw RequestError{http::status::payload_too_large,
+                         "the audio is longer than this server's limit of " +
+                             std::to_string(static_cast<long>(svc.engine.max_audio_seconds)) +
+                             " seconds",
+                         "", "audio_too_long",
+                         LimitBreach{.limit = "engine.max_audio_seconds",
+                                     .configured = seconds_text(svc.engine.max_audio_seconds),
+                                     .detail = "decoded audio longer than the limit"}};
+    }
+    throw RequestError{http::status::bad_request,
+                       std::string("the audio cannot be decoded: ") + e.what(), "",
+                       "invalid_audio"};
+  }
+}
+
+// /v1/audio/detect-language's answer: the likeliest language and every probability.
+Response language_response(const TranscriptionRequest& r,
+                           const std::vector<LanguageProbability>& probs) {
+  json all = json::object();
+  for (const auto& p : probs) all[p.code] = p.probability;
+  json body = {
+      {"language", probs.empty() ? "" : probs.front().code},
+      {"language_name", probs.empty() ? "" : std::string(language_name(probs.front().code))},
+      {"probability", probs.empty() ? 0.0 : probs.front().probability},
+      {"probabilities", all}};
+  return json_response(http::status::ok, json_text(body), r.version, r.keep_alive);
+}
+
+// Starts the Server-Sent Events answer and has each finished segment sent as a delta event.
+void start_event_stream(const TranscriptionRequest& r, const std::shared_ptr<Exchange>& ex,
+                        TranscribeOptions& options) {
+  Response head{http::status::ok, r.version};
+  head.set(http::field::content_type, "text/event-stream");
+  head.set(http::field::cache_control, "no-cache");
+  ex->start_stream(std::move(head));
+  options.on_segment = [ex](const Segment& s) {
+    // OpenAI's delta event carries only text; id, start and end (seconds), and the
+    // segment's words when asked for, are additions that its SDKs pass through, so that
+    // a client can show timed segments live.
+    json event = {{"type", "transcript.text.delta"},
+                  {"delta", s.text},
+                  {"id", s.id},
+                  {"start", s.start},
+                  {"end", s.end}};
+    if (!s.words.empty()) {
+      json words = json::array();
+      for (const Word& w : s.words) {
+        words.push_back({{"word", w.word}, {"start", w.start}, {"end", w.end}});
+      }
+      event["words"] = std::move(words);
+    }
+    ex->write(sse_event(event));
+  };
+}
+
+// A finished transcription in the shape the request asked for.
+Response result_response(const TranscriptionRequest& r, const Transcription& result,
+                         double seconds) {
+  if (r.shape == Shape::kOriginal) {
+    return json_response(http::status::ok, stt_success(result, seconds), r.version, r.keep_alive);
+  }
+  Response res{http::status::ok, r.version};
+  res.set(http::field::content_type, std::string(content_type(r.format)));
+  // OpenAI's default granularity is the segment; "word" alone gives words without segments.
+  res.body() =
+      render_transcription(result, r.format,
+                           {.task = r.options.task,
+                            .segment_granularity = r.segment_granularity || !r.word_granularity,
+                            .word_granularity = r.word_granularity});
+  res.keep_alive(r.keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+// How a job that did not finish is answered: its error, or an error event ending its stream.
+class JobFailure {
+ public:
+  JobFailure(const TranscriptionRequest& r, const std::shared_ptr<Exchange>& ex,
+             const bool& streaming)
+      : r_(r), ex_(ex), streaming_(streaming) {}
+
+  void operator()(http::status status, std::string_view message, std::string_view code) const {
+    if (streaming_) {
+      ex_->write(sse_event({{"type", "error"}, {"error", {{"message", message}, {"code", code}}}}));
+      ex_->finish();
+    } else {
+      ex_->respond(error_reply(r_, status, message, {}, code));
+    }
+  }
+
+ private:
+  const TranscriptionRequest& r_;
+  const std::shared_ptr<Exchange>& ex_;
+  const bool& streaming_;
+};
+
+// An engine error as the client hears it: cancelled (by the request deadline, shutdown or a
+// client gone), bad input, or an internal failure.
+void answer_engine_error(const TranscriptionService& svc, const TranscriptionRequest& r,
+                         const Error& e, bool deadline_passed, bool streaming,
+                         const JobFailure& fail) {
+  switch (e.code()) {
+    case ErrorCode::kCancelled:
+      if (deadline_passed) {
+        const double timeout = std::chrono::duration<double>(svc.engine.request_timeout).count();
+        char limit[32];
+        std::snprintf(limit, sizeof limit, "%g", timeout);
+        log_limit_breach(*svc.log, r.remote,
+                         {.limit = "engine.request_timeout",
+                          .configured = seconds_text(timeout),
+                          .detail = "the transcription was stopped"},
+                         streaming ? "ended the stream with an error event"
+                                   : answered(http::status::gateway_timeout));
+        fail(http::status::gateway_timeout,
+             std::string("the transcription took longer than this server's limit of ") + limit +
+                 " seconds",
+             "timeout");
+      } else if (svc.shutting_down != nullptr && svc.shutting_down->load()) {
+        fail(http::status::service_unavailable, "the server is shutting down", "shutting_down");
+      } else {
+        fail(http::status::service_unavailable, "the request was cancelled",
+             "cancelled");  // client gone
+      }
+      return;
+    case ErrorCode::kInvalidArgument:
+      fail(http::status::bad_request, e.what(), "invalid_request");
+      return;
+    case ErrorCode::kAudioDecode:
+      fail(http::status::bad_request, std::string("the audio cannot be decoded: ") + e.what(),
+           "invalid_audio");
+      return;
+    default:
+      svc.log->error("transcription failed: {}", e.what());
+      fail(http::status::internal_server_error, e.what(), "internal_error");
+  }
+}
+
 // The worker-side half of a request: decode, load, transcribe, answer.
 void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
              const std::shared_ptr<Exchange>& ex,
@@ -249,50 +396,16 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
   const auto start = Clock::now();
   const auto timer = svc.watchdog->arm(start + svc.engine.request_timeout, cancel);
   bool streaming = false;
-  auto fail = [&](http::status status, std::string_view message, std::string_view code) {
-    if (streaming) {
-      ex->write(sse_event({{"type", "error"}, {"error", {{"message", message}, {"code", code}}}}));
-      ex->finish();
-    } else {
-      ex->respond(error_reply(r, status, message, {}, code));
-    }
-  };
+  const JobFailure fail(r, ex, streaming);
   try {
-    AudioDecodeOptions audio_options;
-    audio_options.max_seconds = svc.engine.max_audio_seconds;
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(r.audio.data());
-    std::vector<float> samples;
-    try {
-      samples = decode_audio({bytes, r.audio.size()}, audio_options);
-    } catch (const Error& e) {
-      if (e.code() == ErrorCode::kInvalidArgument) {
-        throw RequestError{http::status::payload_too_large,
-                           "the audio is longer than this server's limit of " +
-                               std::to_string(static_cast<long>(svc.engine.max_audio_seconds)) +
-                               " seconds",
-                           "", "audio_too_long",
-                           LimitBreach{.limit = "engine.max_audio_seconds",
-                                       .configured = seconds_text(svc.engine.max_audio_seconds),
-                                       .detail = "decoded audio longer than the limit"}};
-      }
-      throw RequestError{http::status::bad_request,
-                         std::string("the audio cannot be decoded: ") + e.what(), "",
-                         "invalid_audio"};
-    }
+    const std::vector<float> samples = decode_request_audio(svc, r);
     const auto model = svc.models->acquire(r.model);
     const int threads = svc.threads_per_job();
 
     if (r.detect_language_only) {
       const auto probs = detect_language(*model, samples, threads);
-      json all = json::object();
-      for (const auto& p : probs) all[p.code] = p.probability;
-      json body = {
-          {"language", probs.empty() ? "" : probs.front().code},
-          {"language_name", probs.empty() ? "" : std::string(language_name(probs.front().code))},
-          {"probability", probs.empty() ? 0.0 : probs.front().probability},
-          {"probabilities", all}};
       svc.watchdog->disarm(timer);
-      ex->respond(json_response(http::status::ok, json_text(body), r.version, r.keep_alive));
+      ex->respond(language_response(r, probs));
       return;
     }
 
@@ -301,29 +414,8 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
     options.batch_steps = svc.engine.batch_decoding && svc.engine.workers > 1;
     options.cancel = cancel.get();
     if (r.stream) {
-      Response head{http::status::ok, r.version};
-      head.set(http::field::content_type, "text/event-stream");
-      head.set(http::field::cache_control, "no-cache");
-      ex->start_stream(std::move(head));
+      start_event_stream(r, ex, options);
       streaming = true;
-      options.on_segment = [&ex](const Segment& s) {
-        // OpenAI's delta event carries only text; id, start and end (seconds), and the
-        // segment's words when asked for, are additions that its SDKs pass through, so that
-        // a client can show timed segments live.
-        json event = {{"type", "transcript.text.delta"},
-                      {"delta", s.text},
-                      {"id", s.id},
-                      {"start", s.start},
-                      {"end", s.end}};
-        if (!s.words.empty()) {
-          json words = json::array();
-          for (const Word& w : s.words) {
-            words.push_back({{"word", w.word}, {"start", w.start}, {"end", w.end}});
-          }
-          event["words"] = std::move(words);
-        }
-        ex->write(sse_event(event));
-      };
     }
     const auto result = transcribe(*model, samples, options);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -339,62 +431,14 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
       ex->finish();
       return;
     }
-    if (r.shape == Shape::kOriginal) {
-      ex->respond(
-          json_response(http::status::ok, stt_success(result, seconds), r.version, r.keep_alive));
-      return;
-    }
-    Response res{http::status::ok, r.version};
-    res.set(http::field::content_type, std::string(content_type(r.format)));
-    // OpenAI's default granularity is the segment; "word" alone gives words without segments.
-    res.body() =
-        render_transcription(result, r.format,
-                             {.task = r.options.task,
-                              .segment_granularity = r.segment_granularity || !r.word_granularity,
-                              .word_granularity = r.word_granularity});
-    res.keep_alive(r.keep_alive);
-    res.prepare_payload();
-    ex->respond(std::move(res));
+    ex->respond(result_response(r, result, seconds));
   } catch (const RequestError& b) {
     svc.watchdog->disarm(timer);
     if (b.breach) log_limit_breach(*svc.log, r.remote, *b.breach, answered(b.status));
     fail(b.status, b.what(), b.code);
   } catch (const Error& e) {
     svc.watchdog->disarm(timer);
-    switch (e.code()) {
-      case ErrorCode::kCancelled:
-        if (timer->fired) {
-          const double timeout = std::chrono::duration<double>(svc.engine.request_timeout).count();
-          char limit[32];
-          std::snprintf(limit, sizeof limit, "%g", timeout);
-          log_limit_breach(*svc.log, r.remote,
-                           {.limit = "engine.request_timeout",
-                            .configured = seconds_text(timeout),
-                            .detail = "the transcription was stopped"},
-                           streaming ? "ended the stream with an error event"
-                                     : answered(http::status::gateway_timeout));
-          fail(http::status::gateway_timeout,
-               std::string("the transcription took longer than this server's limit of ") + limit +
-                   " seconds",
-               "timeout");
-        } else if (svc.shutting_down != nullptr && svc.shutting_down->load()) {
-          fail(http::status::service_unavailable, "the server is shutting down", "shutting_down");
-        } else {
-          fail(http::status::service_unavailable, "the request was cancelled",
-               "cancelled");  // client gone
-        }
-        break;
-      case ErrorCode::kInvalidArgument:
-        fail(http::status::bad_request, e.what(), "invalid_request");
-        break;
-      case ErrorCode::kAudioDecode:
-        fail(http::status::bad_request, std::string("the audio cannot be decoded: ") + e.what(),
-             "invalid_audio");
-        break;
-      default:
-        svc.log->error("transcription failed: {}", e.what());
-        fail(http::status::internal_server_error, e.what(), "internal_error");
-    }
+    answer_engine_error(svc, r, e, timer->fired, streaming, fail);
   } catch (const std::exception& e) {
     svc.watchdog->disarm(timer);
     svc.log->error("transcription failed: {}", e.what());
