@@ -9,12 +9,14 @@
 
 #include <benchmark/benchmark.h>
 
-#include "machine_peak.h"
-#include "whisper/fused_attention.h"
-#include "whisper/gemm.h"
-#include "whisper/int8_attention.h"
-#include "whisper/kernels.h"
-#include "whisper/model.h"
+#include "bench/machine_peak.h"
+#include "whisper/kernels/attention/attention.h"
+#include "whisper/kernels/attention/blocked_attention.h"
+#include "whisper/kernels/attention/fused_attention.h"
+#include "whisper/kernels/attention/int8_attention.h"
+#include "whisper/kernels/gemm/gemm.h"
+#include "whisper/kernels/kernels.h"
+#include "whisper/model/model.h"
 
 namespace {
 

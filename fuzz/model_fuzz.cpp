@@ -5,7 +5,7 @@
 #include <span>
 
 #include "earshot/error.h"
-#include "whisper/model.h"
+#include "whisper/model/model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {

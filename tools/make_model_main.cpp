@@ -9,7 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "model_writer.h"
+#include "model_writer/model_writer.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Writes a Whisper model with random weights in the ggml file format"};

@@ -1,4 +1,4 @@
-#include "engine_bench.h"
+#include "bench/engine_bench.h"
 
 #include <unistd.h>
 
@@ -16,16 +16,16 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include "bench/machine_peak.h"
 #include "earshot/error.h"
 #include "earshot/whisper.h"
-#include "machine_peak.h"
-#include "model_writer.h"
-#include "whisper/gemm.h"
-#include "whisper/kernels.h"
-#include "whisper/log_mel.h"
-#include "whisper/model.h"
-#include "whisper/state.h"
-#include "whisper/step_batcher.h"
+#include "model_writer/model_writer.h"
+#include "whisper/features/log_mel.h"
+#include "whisper/kernels/gemm/gemm.h"
+#include "whisper/kernels/kernels.h"
+#include "whisper/model/model.h"
+#include "whisper/network/state.h"
+#include "whisper/network/step_batcher.h"
 
 namespace earshot::bench {
 namespace {
@@ -226,7 +226,7 @@ ConcurrencyFigure concurrency(const Model& model, int n, int threads, int tokens
     }
     return ms_since(start) * 1e-3;
   };
-  auto& batcher = model.step_batcher();
+  auto& batcher = earshot::whisper::step_batcher_of(model);
   const auto before = batcher.stats();
   f.concurrent_s = at_once(&batcher);
   const auto after = batcher.stats();

@@ -1,4 +1,4 @@
-#include "machine_peak.h"
+#include "bench/machine_peak.h"
 
 // GCC 12's AVX-512 headers start some intrinsics (reduce_add) from _mm512_undefined_*, which
 // -W(maybe-)uninitialized reports wherever they are inlined: a false positive, off for this file.

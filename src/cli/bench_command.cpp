@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/engine_bench.h"
 #include "cli/commands.h"
-#include "engine_bench.h"
 
 namespace earshot::cli {
 

@@ -1,6 +1,6 @@
 #include "format/language_names.h"
 
-#include "whisper/special_tokens.h"
+#include "whisper/text/special_tokens.h"
 
 namespace earshot {
 

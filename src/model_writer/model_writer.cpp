@@ -1,4 +1,4 @@
-#include "model_writer.h"
+#include "model_writer/model_writer.h"
 
 #include <algorithm>
 #include <bit>

@@ -1,7 +1,7 @@
 #include "server/model_registry.h"
 
-#include "whisper/model.h"
-#include "whisper/step_batcher.h"
+#include "whisper/model/model.h"
+#include "whisper/network/step_batcher.h"
 
 namespace earshot::server {
 
@@ -119,7 +119,7 @@ ModelRegistry::BatchTotals ModelRegistry::batch_totals() const {
   }
   BatchTotals totals;
   for (const auto& m : loaded) {
-    const auto stats = m->step_batcher().stats();
+    const auto stats = whisper::step_batcher_of(*m).stats();
     totals.steps += stats.items;
     totals.batches += stats.batches;
   }

@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "earshot/whisper.h"
-#include "whisper/decoding.h"
+#include "whisper/decoding/decoding.h"
 
 namespace earshot::testing {
 

@@ -11,11 +11,11 @@
 #include "testing/npy.h"
 #include "testing/paths.h"
 #include "testing/wav.h"
-#include "whisper/decoding.h"
-#include "whisper/model.h"
-#include "whisper/state.h"
-#include "whisper/state_logits_source.h"
-#include "whisper/tokenizer.h"
+#include "whisper/decoding/decoding.h"
+#include "whisper/engine/state_logits_source.h"
+#include "whisper/model/model.h"
+#include "whisper/network/state.h"
+#include "whisper/text/tokenizer.h"
 
 namespace earshot::whisper {
 namespace {

@@ -12,11 +12,11 @@
 #include "testing/npy.h"
 #include "testing/paths.h"
 #include "testing/wav.h"
-#include "whisper/long_form.h"
-#include "whisper/model.h"
-#include "whisper/state.h"
-#include "whisper/state_logits_source.h"
-#include "whisper/tokenizer.h"
+#include "whisper/engine/state_logits_source.h"
+#include "whisper/model/model.h"
+#include "whisper/network/state.h"
+#include "whisper/text/tokenizer.h"
+#include "whisper/transcribe/long_form.h"
 
 namespace earshot::whisper {
 namespace {

@@ -16,9 +16,9 @@
 #include "testing/npy.h"
 #include "testing/paths.h"
 #include "testing/wav.h"
-#include "whisper/long_form.h"
-#include "whisper/model.h"
-#include "whisper/state.h"
+#include "whisper/model/model.h"
+#include "whisper/network/state.h"
+#include "whisper/transcribe/long_form.h"
 
 namespace earshot::whisper {
 namespace {

@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "earshot/whisper.h"
-#include "model_writer.h"
+#include "model_writer/model_writer.h"
 #include "testing/array_compare.h"
 #include "testing/paths.h"
-#include "whisper/model.h"
+#include "whisper/model/model.h"
 
 namespace earshot::whisper {
 namespace {

@@ -17,9 +17,9 @@
 #include "testing/array_compare.h"
 #include "testing/npy.h"
 #include "testing/paths.h"
-#include "whisper/log_mel.h"
-#include "whisper/model.h"
-#include "whisper/state.h"
+#include "whisper/features/log_mel.h"
+#include "whisper/model/model.h"
+#include "whisper/network/state.h"
 
 namespace earshot::whisper {
 namespace {

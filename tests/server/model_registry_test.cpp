@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 
-#include "model_writer.h"
+#include "model_writer/model_writer.h"
 #include "testing/paths.h"
 
 namespace earshot::server {

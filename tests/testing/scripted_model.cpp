@@ -8,7 +8,7 @@
 #include <string>
 
 #include "load_client.h"
-#include "model_writer.h"
+#include "model_writer/model_writer.h"
 
 namespace earshot::testing {
 

@@ -1,0 +1,20 @@
+# cmake -DBINARY=<program> -DFORBIDDEN=<name;...> -P check_needed_libraries.cmake
+# Fails when the program needs a shared library whose name contains one of FORBIDDEN, or
+# when it cannot be read (so that a missing tool never passes the check).
+execute_process(COMMAND readelf --dynamic ${BINARY} OUTPUT_VARIABLE dynamic RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "readelf --dynamic ${BINARY} failed (${rc})")
+endif()
+string(REGEX MATCHALL "\\(NEEDED\\)[^\n]*" needed "${dynamic}")
+if(NOT needed)
+  message(FATAL_ERROR "${BINARY}: no NEEDED entries read")
+endif()
+foreach(entry IN LISTS needed)
+  foreach(name IN LISTS FORBIDDEN)
+    if(entry MATCHES "${name}")
+      message(FATAL_ERROR "${BINARY} needs a library it must not: ${entry}")
+    endif()
+  endforeach()
+endforeach()
+list(LENGTH needed count)
+message(STATUS "${BINARY}: ${count} shared libraries, none of ${FORBIDDEN}")
