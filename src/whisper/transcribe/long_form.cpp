@@ -1,7 +1,6 @@
 #include "whisper/transcribe/long_form.h"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -15,14 +14,6 @@
 namespace earshot::whisper {
 
 namespace {
-
-// The double the user meant by a float option (0.3f is 0.30000001...): the shortest decimal.
-double as_decimal(float value) {
-  char buf[32];
-  const auto res = std::to_chars(buf, buf + sizeof buf - 1, value);
-  *res.ptr = '\0';
-  return std::strtod(buf, nullptr);
-}
 
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point start) {

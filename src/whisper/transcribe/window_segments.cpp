@@ -9,18 +9,12 @@
 
 namespace earshot::whisper {
 
-namespace {
-
-// The double the user meant by a float option: 2.4f is 2.4000000953..., the reference
-// compares against the double 2.4. Round-tripping through the shortest decimal gives that.
 double as_decimal(float value) {
   char buf[32];
   const auto res = std::to_chars(buf, buf + sizeof buf - 1, value);
   *res.ptr = '\0';
   return std::strtod(buf, nullptr);
 }
-
-}  // namespace
 
 void clear_if_empty(Segment& segment) {
   if (segment.start == segment.end || strip_whitespace(segment.text).empty()) {

@@ -27,6 +27,10 @@ WindowSegments segment_window(const DecodingResult& result, const Tokenizer& tok
 // An instantaneous segment or one without text keeps its times but nothing else.
 void clear_if_empty(Segment& segment);
 
+// The double the user meant by a float option (2.4f is 2.4000000953..., the reference compares
+// against the double 2.4): the float's shortest decimal, read back as a double.
+double as_decimal(float value);
+
 // Whether a decode should be retried at the next temperature, and whether a window is silence
 // to be skipped, under `options`' thresholds.
 bool needs_fallback(const DecodingResult& result, const TranscribeOptions& options);

@@ -15,7 +15,7 @@ namespace earshot::whisper {
 // Rounds `count` floats to binary16 (round to nearest even; overflow gives infinity).
 void f32_to_f16(const float* src, std::int64_t count, std::uint16_t* dst);
 
-// attention() of kernels.h with K and V rows of binary16 values (row strides ldk, ldv in
+// attention() of attention.h with K and V rows of binary16 values (row strides ldk, ldv in
 // values). `scratch` holds workers.threads() * shape.n_kv floats.
 void attention_f16_kv(const float* q, std::int64_t ldq, const std::uint16_t* k, std::int64_t ldk,
                       const std::uint16_t* v, std::int64_t ldv, float* out, std::int64_t ldo,
