@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,20 @@ inline tools::ModelContents small_contents(std::int32_t ftype = tools::kTypeF32,
 inline std::shared_ptr<const Model> parse(const tools::ModelContents& contents) {
   const auto bytes = tools::serialize(contents);
   return parse_model(bytes, "small.bin");
+}
+
+// The writer's "micro" preset (the smallest official-shaped model) with random weights of
+// `seed`, parsed once per seed and shared by the tests of a program.
+inline std::shared_ptr<const Model> micro_model(std::uint64_t seed = 7) {
+  static std::map<std::uint64_t, std::shared_ptr<const Model>> models;
+  std::shared_ptr<const Model>& model = models[seed];
+  if (!model) {
+    tools::ModelSpec spec;
+    spec.dims = *tools::preset_dims("micro");
+    spec.seed = seed;
+    model = parse_model(tools::serialize(tools::make_model(spec)), "micro");
+  }
+  return model;
 }
 
 // A file in the test's temporary directory, removed with the object.

@@ -10,20 +10,13 @@
 
 #include "earshot/whisper.h"
 #include "model_writer/model_writer.h"
+#include "testing/small_model.h"
 #include "whisper/model/model.h"
 
 namespace earshot::whisper {
 namespace {
 
-std::shared_ptr<const Model> micro_model() {
-  static const auto model = [] {
-    tools::ModelSpec spec;
-    spec.dims = *tools::preset_dims("micro");
-    spec.seed = 7;
-    return parse_model(tools::serialize(tools::make_model(spec)), "micro");
-  }();
-  return model;
-}
+using test::micro_model;
 
 TEST(BatchedState, OneBeamTranscribesLikeGreedy) {
   const auto model = micro_model();
@@ -62,10 +55,7 @@ std::vector<float> tone(double seconds) {
 }
 
 TEST(WordTimestamps, TranscribeFillsWordsThatSpellTheSegments) {
-  tools::ModelSpec spec;
-  spec.dims = *tools::preset_dims("micro");
-  spec.seed = 11;
-  const auto model = parse_model(tools::serialize(tools::make_model(spec)), "micro");
+  const auto model = micro_model(11);
   TranscribeOptions o;
   o.threads = 2;
   o.language = "en";

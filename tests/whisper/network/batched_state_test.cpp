@@ -7,6 +7,7 @@
 
 #include "earshot/whisper.h"
 #include "model_writer/model_writer.h"
+#include "testing/small_model.h"
 #include "whisper/model/model.h"
 #include "whisper/network/state.h"
 #include "whisper/text/special_tokens.h"
@@ -14,15 +15,7 @@
 namespace earshot::whisper {
 namespace {
 
-std::shared_ptr<const Model> micro_model() {
-  static const auto model = [] {
-    tools::ModelSpec spec;
-    spec.dims = *tools::preset_dims("micro");
-    spec.seed = 7;
-    return parse_model(tools::serialize(tools::make_model(spec)), "micro");
-  }();
-  return model;
-}
+using test::micro_model;
 
 // Logits of `sequence` fed from scratch, last row.
 std::vector<float> fresh_logits(WhisperState& state, const std::vector<int>& sequence) {
