@@ -92,14 +92,14 @@ void BasicHttpSession<Stream>::start() {
       self->arm_deadline(Phase::kHeader, self->server_.config().header_timeout);
       self->lowest().expires_never();
       self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
-        if (self->closed_) return;
+        if (self->closed()) return;
         if (ec) {
           self->server_.log().debug("{} TLS handshake failed: {}", self->context_.remote,
                                     ec.message());
           self->force_close();
           return;
         }
-        self->handshake_done_ = true;
+        self->state_ = State::kIdle;
         self->read_header();
       });
     } else {
@@ -111,7 +111,7 @@ void BasicHttpSession<Stream>::start() {
 template <class Stream>
 void BasicHttpSession<Stream>::close_if_idle() {
   net::post(stream_.get_executor(), [self = this->shared_from_this()] {
-    if (!self->in_flight_) {
+    if (!self->in_flight()) {
       self->force_close();
     } else {
       self->close_after_write_ = true;
@@ -122,12 +122,12 @@ void BasicHttpSession<Stream>::close_if_idle() {
 template <class Stream>
 void BasicHttpSession<Stream>::end_for_shutdown() {
   net::post(stream_.get_executor(), [self = this->shared_from_this()] {
-    if (self->closed_) return;
-    if (!self->in_flight_) {
+    if (self->closed()) return;
+    if (!self->in_flight()) {
       self->force_close();
       return;
     }
-    self->shutdown_cut_ = true;
+    if (self->cut_ == Cut::kNone) self->cut_ = Cut::kShutdown;
     self->close_after_write_ = true;
     const ErrorStyle style =
         self->route_ != nullptr ? self->route_->error_style : ErrorStyle::kOriginal;
@@ -166,7 +166,7 @@ void BasicHttpSession<Stream>::arm_deadline(Phase phase, std::chrono::millisecon
   const auto generation = ++deadline_generation_;
   deadline_.expires_after(after);
   deadline_.async_wait([self = this->shared_from_this(), generation](beast::error_code ec) {
-    if (ec || generation != self->deadline_generation_ || self->closed_) return;
+    if (ec || generation != self->deadline_generation_ || self->closed()) return;
     self->on_deadline();
   });
 }
@@ -195,18 +195,18 @@ void BasicHttpSession<Stream>::on_deadline() {
     case Phase::kHeader:
       // A header that is late is closed without an answer: the request is not known yet, and
       // what a slowloris client sends is not worth a reply.
-      log_limit_breach(
-          server_.log(), context_.remote,
-          {.limit = "header_timeout",
-           .configured = seconds_of(config.header_timeout),
-           .detail = handshake_done_ ? "request header incomplete" : "TLS handshake incomplete"},
-          "closed");
+      log_limit_breach(server_.log(), context_.remote,
+                       {.limit = "header_timeout",
+                        .configured = seconds_of(config.header_timeout),
+                        .detail = state_ != State::kHandshake ? "request header incomplete"
+                                                              : "TLS handshake incomplete"},
+                       "closed");
       force_close();
       return;
     case Phase::kBody: {
       // The read is cancelled and its handler (on_body, or the 100 Continue write's) answers
       // 408 on the still open connection.
-      body_timed_out_ = true;
+      cut_ = Cut::kBodyTimeout;
       std::string detail = "request body incomplete after " +
                            std::to_string(parser_ ? parser_->get().body().size() : 0) + " bytes";
       if (parser_) {
@@ -231,15 +231,14 @@ void BasicHttpSession<Stream>::on_deadline() {
 template <class Stream>
 std::chrono::milliseconds BasicHttpSession<Stream>::write_time() const {
   const std::chrono::milliseconds normal = server_.config().body_timeout;
-  return body_timed_out_ || shutdown_cut_
-             ? std::min<std::chrono::milliseconds>(kTimeoutAnswerTime, normal)
-             : normal;
+  return cut_ != Cut::kNone ? std::min<std::chrono::milliseconds>(kTimeoutAnswerTime, normal)
+                            : normal;
 }
 
 template <class Stream>
 void BasicHttpSession<Stream>::force_close() {
-  if (closed_) return;
-  closed_ = true;
+  if (closed()) return;
+  state_ = State::kClosed;
   disarm_deadline();
   beast::error_code ec;
   lowest().socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
@@ -250,7 +249,7 @@ void BasicHttpSession<Stream>::force_close() {
 // deadline, then give the client header_timeout for the whole header.
 template <class Stream>
 void BasicHttpSession<Stream>::wait_for_request() {
-  if (closed_) return;
+  if (closed()) return;
   if (buffer_.size() > 0) {
     read_header();
     return;
@@ -258,7 +257,7 @@ void BasicHttpSession<Stream>::wait_for_request() {
   arm_deadline(Phase::kIdle, server_.config().idle_timeout);
   lowest().socket().async_wait(net::ip::tcp::socket::wait_read,
                                [self = this->shared_from_this()](beast::error_code ec) {
-                                 if (ec || self->closed_) {
+                                 if (ec || self->closed()) {
                                    self->force_close();
                                    return;
                                  }
@@ -268,7 +267,7 @@ void BasicHttpSession<Stream>::wait_for_request() {
 
 template <class Stream>
 void BasicHttpSession<Stream>::read_header() {
-  if (closed_) return;
+  if (closed()) return;
   if (server_.shutting_down()) {
     force_close();
     return;
@@ -280,7 +279,7 @@ void BasicHttpSession<Stream>::read_header() {
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   route_ = nullptr;
   context_.token_label.clear();
-  body_timed_out_ = false;
+  cut_ = Cut::kNone;
   started_ = std::chrono::steady_clock::now();
   // Already armed when a TLS handshake has just used part of this header's time.
   if (deadline_phase_ != Phase::kHeader) {
@@ -296,14 +295,14 @@ void BasicHttpSession<Stream>::read_header() {
 
 template <class Stream>
 void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
-  if (closed_) return;  // the header deadline closed it (and said so)
+  if (closed()) return;  // the header deadline closed it (and said so)
   disarm_deadline();
   if (ec == http::error::end_of_stream || ec == net::error::connection_reset ||
       ec == net::error::operation_aborted || ec == net::error::eof) {
     force_close();
     return;
   }
-  in_flight_ = true;
+  state_ = State::kRequest;
   close_after_write_ = true;  // until the request is known to be well-formed
   const auto& config = server_.config();
   if (ec == http::error::header_limit) {
@@ -366,8 +365,8 @@ void BasicHttpSession<Stream>::on_header(beast::error_code ec) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                      [self = this->shared_from_this()](beast::error_code e, std::size_t) {
-                       if (self->closed_) return;
-                       if (self->body_timed_out_ || self->shutdown_cut_) {
+                       if (self->closed()) return;
+                       if (self->cut_ != Cut::kNone) {
                          self->on_body(net::error::operation_aborted);
                          return;
                        }
@@ -391,16 +390,16 @@ void BasicHttpSession<Stream>::read_body() {
 
 template <class Stream>
 void BasicHttpSession<Stream>::on_body(beast::error_code ec) {
-  if (closed_) return;
+  if (closed()) return;
   const ErrorStyle style = route_ != nullptr ? route_->error_style : ErrorStyle::kOriginal;
   // Once the deadline has passed (and been logged) the answer is 408, even when the last
   // byte arrived while the cancellation was on its way.
-  if (body_timed_out_) {
+  if (cut_ == Cut::kBodyTimeout) {
     close_after_write_ = true;
     reject(http::status::request_timeout, "Request body not received in time", style);
     return;
   }
-  if (shutdown_cut_) {
+  if (cut_ == Cut::kShutdown) {
     server_.log().warn(
         "{} \"{} {}\" body still uploading at the end of the shutdown grace; "
         "answered 503",
@@ -534,10 +533,9 @@ void BasicHttpSession<Stream>::stop_watching() {
 
 template <class Stream>
 void BasicHttpSession<Stream>::stream_start(Response&& head) {
-  if (closed_) return;
+  if (closed()) return;
   stop_watching();
-  streaming_ = true;
-  stream_finished_ = false;
+  state_ = State::kStreaming;
   stream_bytes_ = 0;
   stream_status_ = head.result_int();
   if (server_.shutting_down()) close_after_write_ = true;
@@ -553,22 +551,22 @@ void BasicHttpSession<Stream>::stream_start(Response&& head) {
 
 template <class Stream>
 void BasicHttpSession<Stream>::stream_write(std::string data) {
-  if (closed_ || !streaming_ || data.empty()) return;
+  if (state_ != State::kStreaming || data.empty()) return;
   stream_queue_.push_back(beast::buffers_to_string(http::make_chunk(net::buffer(data))));
   write_next_chunk();
 }
 
 template <class Stream>
 void BasicHttpSession<Stream>::stream_finish() {
-  if (closed_ || !streaming_) return;
-  stream_finished_ = true;
+  if (state_ != State::kStreaming) return;
+  state_ = State::kStreamEnd;
   stream_queue_.push_back(beast::buffers_to_string(http::make_chunk_last()));
   write_next_chunk();
 }
 
 template <class Stream>
 void BasicHttpSession<Stream>::write_next_chunk() {
-  if (stream_writing_ || stream_queue_.empty() || closed_) return;
+  if (stream_writing_ || stream_queue_.empty() || closed()) return;
   stream_writing_ = true;
   lowest().expires_after(write_time());
   net::async_write(stream_, net::buffer(stream_queue_.front()),
@@ -589,8 +587,7 @@ void BasicHttpSession<Stream>::write_next_chunk() {
                        self->write_next_chunk();
                        return;
                      }
-                     if (self->stream_finished_) {
-                       self->streaming_ = false;
+                     if (self->state_ == State::kStreamEnd) {
                        self->log_access(self->stream_status_, self->stream_bytes_);
                        self->request_done();
                      } else {
@@ -616,7 +613,7 @@ void BasicHttpSession<Stream>::reject(http::status status, std::string_view mess
 
 template <class Stream>
 void BasicHttpSession<Stream>::send(Response&& res) {
-  if (closed_) return;
+  if (closed()) return;
   stop_watching();
   if (server_.shutting_down()) close_after_write_ = true;
   res.set(http::field::server, "earshot");
@@ -639,7 +636,7 @@ void BasicHttpSession<Stream>::send(Response&& res) {
 template <class Stream>
 void BasicHttpSession<Stream>::on_write(beast::error_code ec, std::size_t bytes) {
   // A 408's own write failing is part of the breach already logged.
-  if (ec == beast::error::timeout && !body_timed_out_) log_write_timeout(bytes);
+  if (ec == beast::error::timeout && cut_ != Cut::kBodyTimeout) log_write_timeout(bytes);
   log_access(response_ ? response_->result_int() : 0, bytes);
   if (response_ && !response_->keep_alive()) close_after_write_ = true;
   response_.reset();
@@ -656,7 +653,7 @@ void BasicHttpSession<Stream>::request_done() {
   // A streamed answer watches for a disconnect until its last chunk is out; after that a
   // closing client is the end of a kept-alive connection, not of this request.
   stop_watching();
-  in_flight_ = false;
+  if (!closed()) state_ = State::kIdle;
   exchange_.reset();
   client_gone_.reset();
   if (close_after_write_ || server_.shutting_down()) {
@@ -692,7 +689,7 @@ template <class Stream>
 void BasicHttpSession<Stream>::drain(std::size_t drained) {
   stream_.async_read_some(net::buffer(drain_buffer_), [self = this->shared_from_this(), drained](
                                                           beast::error_code ec, std::size_t n) {
-    if (ec || self->closed_ || drained + n > kDrainLimit) {
+    if (ec || self->closed() || drained + n > kDrainLimit) {
       self->force_close();
       return;
     }

@@ -111,9 +111,28 @@ class BasicHttpSession final : public Session,
   boost::asio::steady_timer deadline_;
   Phase deadline_phase_ = Phase::kNone;
   std::uint64_t deadline_generation_ = 0;  // a deadline that fires after being replaced is stale
-  bool handshake_done_ = !kTls;
-  bool body_timed_out_ = false;  // the body deadline passed: the answer is 408
-  bool shutdown_cut_ = false;    // the shutdown grace ended: the answer is 503, written quickly
+  // Where the connection is in its life, one phase at a time. Beside it are only what a phase
+  // holds besides: the disconnect watch (watching_), a chunk write under way
+  // (stream_writing_), and whether to close once the answer is out (close_after_write_).
+  enum class State {
+    kHandshake,  // the TLS handshake under way (a plain connection starts at kIdle)
+    kIdle,       // between requests: waiting for a request header, or reading it
+    kRequest,    // a request being read or handled, not yet answered
+    kStreaming,  // its answer going out in chunks, the last not queued yet
+    kStreamEnd,  // the last chunk queued: the request is done once it is written
+    kClosed,
+  };
+  // Why the server cut the current request short: its answer is then the server's own (408
+  // when the body deadline passed, 503 when the shutdown grace ended), written quickly. A
+  // passed body deadline wins over the shutdown.
+  enum class Cut { kNone, kBodyTimeout, kShutdown };
+  bool closed() const { return state_ == State::kClosed; }
+  // A request has been read (at least its header) and not yet fully answered.
+  bool in_flight() const {
+    return state_ == State::kRequest || state_ == State::kStreaming || state_ == State::kStreamEnd;
+  }
+  State state_ = kTls ? State::kHandshake : State::kIdle;
+  Cut cut_ = Cut::kNone;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> response_;
   RequestContext context_;
@@ -121,20 +140,16 @@ class BasicHttpSession final : public Session,
   const Route* route_ = nullptr;
   std::string method_;
   std::chrono::steady_clock::time_point started_;
-  bool in_flight_ = false;  // a request has been read and not yet fully answered
   // The handler's Exchange while the request is dispatched and unanswered.
   std::weak_ptr<SessionExchange<BasicHttpSession>> exchange_;
   std::shared_ptr<std::atomic<bool>> client_gone_;
   bool watching_ = false;
   std::uint64_t watch_generation_ = 0;
-  bool streaming_ = false;
   bool stream_writing_ = false;
-  bool stream_finished_ = false;
   std::size_t stream_bytes_ = 0;
   unsigned stream_status_ = 0;
   std::deque<std::string> stream_queue_;
   bool close_after_write_ = false;
-  bool closed_ = false;
 };
 
 using PlainHttpSession = BasicHttpSession<boost::beast::tcp_stream>;
