@@ -115,7 +115,7 @@ std::vector<float> test_audio(std::size_t n) {
 }
 
 std::vector<std::int32_t> start_sequence(const ModelDims& d) {
-  // sot, <|en|>, <|transcribe|> (multilingual) or sot alone (.en): whisper-notes.md section 2.
+  // sot, <|en|>, <|transcribe|> (multilingual) or sot alone (.en), as tokenizer.py lays them out.
   if (d.n_vocab >= 51865) {
     return {50258, 50259, d.n_vocab >= 51866 ? 50360 : 50359};
   }

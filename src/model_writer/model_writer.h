@@ -1,7 +1,7 @@
 #pragma once
 
-// Writes Whisper models with random weights in exactly the ggml file format (whisper-notes.md
-// section 1), for any dimensions, vocabulary size and storage type, deterministically from a
+// Writes Whisper models with random weights in exactly the ggml file format (docs/engine.md,
+// "Model files"), for any dimensions, vocabulary size and storage type, deterministically from a
 // seed. Tests use it to get real model files without downloading anything; they can also edit
 // the contents (drop a tensor, change a shape, hand-craft quantized blocks) before writing.
 

@@ -33,7 +33,7 @@ struct GgmlVocab {
 };
 
 // The hparams' n_vocab and the stored vocabulary of a ggml Whisper file
-// (whisper-notes.md section 1), skipping the mel filters.
+// (docs/engine.md, "Model files"), skipping the mel filters.
 inline GgmlVocab read_ggml_vocab(const std::filesystem::path& path) {
   const std::string bytes = read_file_bytes(path);
   std::size_t at = 0;

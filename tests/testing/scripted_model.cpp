@@ -19,7 +19,7 @@ ScriptedModel write_scripted_model(const std::filesystem::path& path) {
   spec.seed = 11;
   auto contents = tools::make_model(spec);
 
-  // Multilingual layout (n_vocab 51865), whisper-notes section 2.
+  // Multilingual layout (n_vocab 51865), as tokenizer.py lays it out.
   constexpr int kEot = 50257;
   constexpr int kTimestampBegin = 50364;
   constexpr int kTextToken = 1000;

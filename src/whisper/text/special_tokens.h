@@ -1,7 +1,7 @@
 #pragma once
 
 // Whisper's special tokens. They are not stored in a ggml model file: their ids follow from
-// n_vocab alone (whisper-notes.md section 2), as in OpenAI's tokenizer.py.
+// n_vocab alone, as in OpenAI's tokenizer.py.
 
 #include <optional>
 #include <span>

@@ -1,6 +1,6 @@
 #pragma once
 
-// Whisper's byte-level BPE tokenizer in the tiktoken style (whisper-notes.md section 3): a
+// Whisper's byte-level BPE tokenizer in the tiktoken style (OpenAI's tokenizer.py over tiktoken): a
 // token's id is its merge rank; text is first split with the GPT-2 pre-tokenizer pattern.
 
 #include <memory>

@@ -1,5 +1,5 @@
 // WhisperState against a plain scalar forward pass written from the architecture
-// (whisper-notes.md section 5) for writer-made models of odd sizes, plus its error paths.
+// (OpenAI's model.py) for writer-made models of odd sizes, plus its error paths.
 
 #include "whisper/network/state.h"
 

@@ -15,7 +15,7 @@ struct Layout {
       timestamp_begin, n_languages;
 };
 
-// whisper-notes.md section 2 and conformance README section 2.
+// The layouts of OpenAI's tokenizer.py and the conformance README section 2.
 const Layout kLayouts[] = {
     {51864, 50256, 50257, 50357, 50358, 50359, 50360, 50361, 50362, 50363, 99},
     {51865, 50257, 50258, 50358, 50359, 50360, 50361, 50362, 50363, 50364, 99},
