@@ -13,6 +13,7 @@
 #include "whisper/model/alignment_heads.h"
 #include "whisper/model/model.h"
 #include "whisper/network/state.h"
+#include "whisper/network/state_pool.h"
 #include "whisper/network/step_batcher.h"
 #include "whisper/text/tokenizer.h"
 #include "whisper/transcribe/long_form.h"
@@ -70,11 +71,11 @@ Transcription transcribe_samples(const Model& model, std::span<const float> samp
   const double mel_ms = ms_since(t0);
   const int content_frames = mel.n_frames - whisper::kChunkFrames;
 
-  whisper::WhisperState state(model, threads,
-                              options.batch_steps ? &whisper::step_batcher_of(model) : nullptr);
-  whisper::StateLogitsSource source(state, options.word_timestamps
-                                               ? whisper::alignment_heads(model.dims())
-                                               : whisper::AlignmentHeads{});
+  whisper::StatePool::Lease state = whisper::state_pool_of(model).acquire(
+      model, threads, options.batch_steps ? &whisper::step_batcher_of(model) : nullptr);
+  whisper::StateLogitsSource source(*state, options.word_timestamps
+                                                ? whisper::alignment_heads(model.dims())
+                                                : whisper::AlignmentHeads{});
   double language_probability = 1.0;
   std::vector<float> detection_mel;
   double detect_encode_ms = 0;
@@ -107,6 +108,7 @@ Transcription transcribe_samples(const Model& model, std::span<const float> samp
   if (options.on_progress && content_frames <= 0) {
     options.on_progress(1.0);
   }
+  state.done();
   return out;
 }
 
@@ -163,10 +165,12 @@ std::vector<LanguageProbability> detect_language(const Model& model, std::span<c
   // model.detect_language(log_mel_spectrogram(pad_or_trim(audio))): the first 30 s alone.
   const whisper::LogMel mel =
       whisper::single_window_log_mel(samples, model.mel_filters(), model.dims().n_mels, threads);
-  whisper::WhisperState state(model, threads);
-  state.encode(mel.data);
-  whisper::StateLogitsSource source(state);
-  return whisper::language_probabilities(source, sp);
+  whisper::StatePool::Lease state = whisper::state_pool_of(model).acquire(model, threads, nullptr);
+  state->encode(mel.data);
+  whisper::StateLogitsSource source(*state);
+  std::vector<LanguageProbability> probabilities = whisper::language_probabilities(source, sp);
+  state.done();
+  return probabilities;
 }
 
 }  // namespace earshot

@@ -561,6 +561,10 @@ WhisperState::~WhisperState() {
   impl_->leave_batch();
 }
 
+void WhisperState::leave_batch() {
+  impl_->leave_batch();
+}
+
 void WhisperState::encode(std::span<const float> mel) {
   impl_->leave_batch();
   impl_->encode(mel);

@@ -38,6 +38,10 @@ class WhisperState {
   // only [n_vocab].
   void decode(std::span<const std::int32_t> tokens, bool all_rows, std::vector<float>& logits);
 
+  // The state stops stepping for a while (between windows, or between transcriptions): the
+  // step batcher's leaders stop waiting for its steps. encode() does this itself.
+  void leave_batch();
+
   // Number of positions in the self-attention cache.
   int n_past() const;
 

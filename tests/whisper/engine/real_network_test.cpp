@@ -12,6 +12,7 @@
 #include "model_writer/model_writer.h"
 #include "testing/small_model.h"
 #include "whisper/model/model.h"
+#include "whisper/network/state_pool.h"
 
 namespace earshot::whisper {
 namespace {
@@ -43,6 +44,34 @@ TEST(BatchedState, OneBeamTranscribesLikeGreedy) {
   o.beam_size = 5;
   const Transcription five = transcribe(*model, samples, o);
   EXPECT_FALSE(five.segments.empty());
+}
+
+TEST(StateReuse, AReusedStateTranscribesLikeAFreshOne) {
+  const auto model = micro_model(13);
+  std::vector<float> samples(16000 * 8);
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const double t = static_cast<double>(i) / 16000.0;
+    samples[i] = static_cast<float>(0.3 * std::sin(2 * M_PI * (250 + 20 * t) * t));
+  }
+  TranscribeOptions o;
+  o.threads = 2;
+  o.language = "en";
+  o.sample_len = 24;
+  o.temperatures = {0.0f};
+  const Transcription fresh = transcribe(*model, samples, o);
+  EXPECT_EQ(state_pool_of(*model).idle(), 1u);
+  // Beams and word timestamps leave their sequences and a cross-attention pass in the state.
+  TranscribeOptions busy = o;
+  busy.beam_size = 5;
+  busy.word_timestamps = true;
+  transcribe(*model, samples, busy);
+  const Transcription reused = transcribe(*model, samples, o);
+  EXPECT_EQ(state_pool_of(*model).idle(), 1u);
+  ASSERT_EQ(reused.segments.size(), fresh.segments.size());
+  for (std::size_t i = 0; i < fresh.segments.size(); ++i) {
+    EXPECT_EQ(reused.segments[i].tokens, fresh.segments[i].tokens);
+    EXPECT_DOUBLE_EQ(reused.segments[i].avg_logprob, fresh.segments[i].avg_logprob);
+  }
 }
 
 std::vector<float> tone(double seconds) {
