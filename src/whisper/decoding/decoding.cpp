@@ -312,24 +312,166 @@ DecodingResult DecodingTask::run_single(LogitsSource& source) const {
   return result;
 }
 
+namespace {
+
+// The candidates a batched decode ends with: token sequences without the initial tokens, cut
+// at their first eot, their summed log-probabilities, and whether each ended with eot.
+struct Candidates {
+  std::vector<std::vector<int>> tokens;
+  std::vector<float> sum_logprobs;
+  std::vector<bool> ended_with_eot;
+};
+
+// How the rows of a batched decode choose their next tokens, as the reference's TokenDecoder:
+// beam search at temperature 0, best_of independent samples above it. DecodingTask feeds the
+// network, applies the logit filters and ranks the candidates; this holds the rest.
+class TokenDecoder {
+ public:
+  virtual ~TokenDecoder() = default;
+  // Whether row r is done: its logits are not filtered and its next token is eot.
+  virtual bool row_finished(const std::vector<int>& sequence) const = 0;
+  // One step over the rows' filtered logits [rows x n_vocab]: appends each row's next token
+  // to `sequences` (which beam search replaces, and may shorten) and adds its log-probability
+  // to `sum_logprobs`; `next` gets the tokens the network is fed next, and `source` follows a
+  // reordering of the rows. True when decoding is complete.
+  virtual bool update(std::vector<std::vector<int>>& sequences, std::span<const float> logits,
+                      std::vector<float>& sum_logprobs, std::vector<int>& next,
+                      LogitsSource& source) = 0;
+  virtual Candidates finalize(const std::vector<std::vector<int>>& sequences,
+                              std::span<const float> sum_logprobs) const = 0;
+};
+
+// The candidate of `sequence`: without the initial tokens, cut at its first eot.
+std::vector<int> cut_candidate(const std::vector<int>& sequence, int sample_begin, int eot) {
+  const auto begin = sequence.begin() + sample_begin;
+  return {begin, std::find(begin, sequence.end(), eot)};
+}
+
+class BeamSearchTokenDecoder final : public TokenDecoder {
+ public:
+  BeamSearchTokenDecoder(int beam_size, int eot, float patience, int sample_begin)
+      : search_(beam_size, eot, patience), eot_(eot), sample_begin_(sample_begin) {}
+
+  bool row_finished(const std::vector<int>& /*sequence*/) const override { return false; }
+
+  bool update(std::vector<std::vector<int>>& sequences, std::span<const float> logits,
+              std::vector<float>& sum_logprobs, std::vector<int>& next,
+              LogitsSource& source) override {
+    const std::size_t n_vocab = logits.size() / sequences.size();
+    // Beam search ranks every token of every row by its log-probability.
+    logprobs_.resize(logits.size());
+    for (std::size_t r = 0; r < sequences.size(); ++r) {
+      const std::span<const float> row = logits.subspan(r * n_vocab, n_vocab);
+      const double lse = log_sum_exp(row, max_of(row));
+      for (std::size_t t = 0; t < n_vocab; ++t) {
+        logprobs_[r * n_vocab + t] = static_cast<float>(static_cast<double>(row[t]) - lse);
+      }
+    }
+    const BeamSearchDecoder::Step step = search_.update(sequences, logprobs_, sum_logprobs);
+    // Fewer rows than beams remain only when fewer tokens than beams are allowed at all.
+    if (sequences.empty()) {
+      return true;
+    }
+    source.reorder(step.sources);
+    next.resize(sequences.size());
+    for (std::size_t r = 0; r < sequences.size(); ++r) {
+      next[r] = sequences[r].back();
+    }
+    return step.completed;
+  }
+
+  Candidates finalize(const std::vector<std::vector<int>>& sequences,
+                      std::span<const float> sum_logprobs) const override {
+    Candidates out;
+    // finalize() lists the finished hypotheses first, then unfinished beams given an eot.
+    const std::vector<BeamCandidate> all = search_.finalize(sequences, sum_logprobs);
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      out.tokens.push_back(cut_candidate(all[i].tokens, sample_begin_, eot_));
+      out.sum_logprobs.push_back(all[i].sum_logprob);
+      out.ended_with_eot.push_back(i < search_.finished_count());
+    }
+    return out;
+  }
+
+ private:
+  BeamSearchDecoder search_;
+  int eot_;
+  int sample_begin_;
+  std::vector<float> logprobs_;
+};
+
+class SamplingTokenDecoder final : public TokenDecoder {
+ public:
+  SamplingTokenDecoder(int best_of, float temperature, std::uint64_t seed, int eot,
+                       int sample_begin)
+      : eot_(eot), sample_begin_(sample_begin) {
+    for (int r = 0; r < best_of; ++r) {
+      // One generator per candidate: each sample depends only on the seed and its index.
+      samplers_.emplace_back(temperature,
+                             seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(r));
+    }
+  }
+
+  bool row_finished(const std::vector<int>& sequence) const override {
+    return sequence.back() == eot_ && static_cast<int>(sequence.size()) > sample_begin_;
+  }
+
+  bool update(std::vector<std::vector<int>>& sequences, std::span<const float> logits,
+              std::vector<float>& sum_logprobs, std::vector<int>& next,
+              LogitsSource& /*source*/) override {
+    const std::size_t n_vocab = logits.size() / sequences.size();
+    bool completed = true;
+    for (std::size_t r = 0; r < sequences.size(); ++r) {
+      if (row_finished(sequences[r])) {
+        next[r] = eot_;  // finished rows repeat eot without adding to their score
+      } else {
+        const std::span<const float> row = logits.subspan(r * n_vocab, n_vocab);
+        next[r] = samplers_[r].choose(row);
+        sum_logprobs[r] += log_softmax_at(row, next[r]);
+      }
+      sequences[r].push_back(next[r]);
+      completed = completed && next[r] == eot_;
+    }
+    return completed;
+  }
+
+  Candidates finalize(const std::vector<std::vector<int>>& sequences,
+                      std::span<const float> sum_logprobs) const override {
+    Candidates out;
+    for (std::size_t r = 0; r < sequences.size(); ++r) {
+      const std::vector<int>& seq = sequences[r];
+      out.tokens.push_back(cut_candidate(seq, sample_begin_, eot_));
+      out.sum_logprobs.push_back(sum_logprobs[r]);
+      out.ended_with_eot.push_back(std::find(seq.begin() + sample_begin_, seq.end(), eot_) !=
+                                   seq.end());
+    }
+    return out;
+  }
+
+ private:
+  int eot_;
+  int sample_begin_;
+  std::vector<TemperatureSampler> samplers_;
+};
+
+}  // namespace
+
 DecodingResult DecodingTask::run_batched(LogitsSource& source) const {
   const SpecialTokens& sp = tokenizer_.special();
   const bool beams = options_.temperature == 0.0f;
   const int n_group = beams ? options_.beam_size : options_.best_of;
-  auto rows = static_cast<std::size_t>(n_group);
+  const auto rows = static_cast<std::size_t>(n_group);
   DecodingResult result;
   result.language = options_.language;
   result.temperature = options_.temperature;
 
-  std::optional<BeamSearchDecoder> beam_search;
-  std::vector<TemperatureSampler> samplers;
+  std::unique_ptr<TokenDecoder> decoder;
   if (beams) {
-    beam_search.emplace(n_group, sp.eot, options_.patience);
+    decoder =
+        std::make_unique<BeamSearchTokenDecoder>(n_group, sp.eot, options_.patience, sample_begin_);
   } else {
-    for (std::size_t r = 0; r < rows; ++r) {
-      // One generator per candidate: each sample depends only on the seed and its index.
-      samplers.emplace_back(options_.temperature, options_.seed + 0x9E3779B97F4A7C15ull * r);
-    }
+    decoder = std::make_unique<SamplingTokenDecoder>(n_group, options_.temperature, options_.seed,
+                                                     sp.eot, sample_begin_);
   }
 
   // Every row starts as the initial tokens, as the reference's repeat_interleave.
@@ -343,7 +485,6 @@ DecodingResult DecodingTask::run_batched(LogitsSource& source) const {
 
   std::vector<std::vector<int>> sequences(rows, initial_tokens_);
   std::vector<float> sum_logprobs(rows, 0.0f);
-  std::vector<float> logprobs(beams ? rows * n_vocab : 0);  // beam search ranks them all
   std::vector<int> next(rows);
   for (int i = 0; i < sample_len_; ++i) {
     if (i > 0) {
@@ -351,87 +492,24 @@ DecodingResult DecodingTask::run_batched(LogitsSource& source) const {
       const std::span<const float> batch = source.feed_batch(next);
       logits.assign(batch.begin(), batch.end());
     }
-    const auto finished = [&](std::size_t r) {
-      return !beams && sequences[r].back() == sp.eot &&
-             static_cast<int>(sequences[r].size()) > sample_begin_;
-    };
-    for (std::size_t r = 0; r < rows; ++r) {
-      if (finished(r)) {
-        continue;  // its next token is eot whatever the logits say
-      }
-      const std::span<float> row(logits.data() + r * n_vocab, n_vocab);
-      apply_filters(row, sequences[r]);
-      if (beams) {
-        const double lse = log_sum_exp(row, max_of(row));
-        for (std::size_t t = 0; t < n_vocab; ++t) {
-          logprobs[r * n_vocab + t] = static_cast<float>(static_cast<double>(row[t]) - lse);
-        }
+    for (std::size_t r = 0; r < sequences.size(); ++r) {
+      if (!decoder->row_finished(sequences[r])) {
+        apply_filters(std::span<float>(logits.data() + r * n_vocab, n_vocab), sequences[r]);
       }
     }
-    bool completed = false;
-    if (beams) {
-      const BeamSearchDecoder::Step step = beam_search->update(sequences, logprobs, sum_logprobs);
-      // Fewer rows than beams remain only when fewer tokens than beams are allowed at all.
-      rows = sequences.size();
-      if (rows == 0) {
-        break;
-      }
-      source.reorder(step.sources);
-      next.resize(rows);
-      for (std::size_t r = 0; r < rows; ++r) {
-        next[r] = sequences[r].back();
-      }
-      logprobs.resize(rows * n_vocab);
-      completed = step.completed;
-    } else {
-      completed = true;
-      for (std::size_t r = 0; r < rows; ++r) {
-        std::vector<int>& seq = sequences[r];
-        if (finished(r)) {
-          next[r] = sp.eot;  // finished rows repeat eot without adding to their score
-        } else {
-          const std::span<const float> row =
-              std::span<const float>(logits).subspan(r * n_vocab, n_vocab);
-          next[r] = samplers[r].choose(row);
-          sum_logprobs[r] += log_softmax_at(row, next[r]);
-        }
-        seq.push_back(next[r]);
-        completed = completed && next[r] == sp.eot;
-      }
-    }
-    if (completed || static_cast<int>(sequences.front().size()) > n_text_ctx_) {
+    const bool completed = decoder->update(sequences, logits, sum_logprobs, next, source);
+    if (sequences.empty() || completed ||
+        static_cast<int>(sequences.front().size()) > n_text_ctx_) {
       break;
     }
   }
 
-  // Candidates without the initial tokens, cut at their first eot.
-  std::vector<std::vector<int>> candidates;
-  std::vector<float> candidate_sums;
-  const auto cut = [&](const std::vector<int>& seq) {
-    const auto begin = seq.begin() + sample_begin_;
-    return std::vector<int>(begin, std::find(begin, seq.end(), sp.eot));
-  };
-  if (beams) {
-    for (const BeamCandidate& c : beam_search->finalize(sequences, sum_logprobs)) {
-      candidates.push_back(cut(c.tokens));
-      candidate_sums.push_back(c.sum_logprob);
-    }
-  } else {
-    for (std::size_t r = 0; r < rows; ++r) {
-      candidates.push_back(cut(sequences[r]));
-      candidate_sums.push_back(sum_logprobs[r]);
-    }
-  }
-  const std::size_t best = rank_candidates(candidates, candidate_sums, options_.length_penalty);
-  result.tokens = std::move(candidates[best]);
-  if (beams) {
-    // finalize() lists the finished hypotheses first, then unfinished beams given an eot.
-    result.ended_with_eot = best < beam_search->finished_count();
-  } else {
-    const std::vector<int>& seq = sequences[best];
-    result.ended_with_eot = std::find(seq.begin() + sample_begin_, seq.end(), sp.eot) != seq.end();
-  }
-  finish(result, candidate_sums[best]);
+  const Candidates candidates = decoder->finalize(sequences, sum_logprobs);
+  const std::size_t best =
+      rank_candidates(candidates.tokens, candidates.sum_logprobs, options_.length_penalty);
+  result.tokens = candidates.tokens[best];
+  result.ended_with_eot = candidates.ended_with_eot[best];
+  finish(result, candidates.sum_logprobs[best]);
   return result;
 }
 

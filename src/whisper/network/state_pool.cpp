@@ -35,8 +35,7 @@ StatePool::Lease StatePool::acquire(const Model& model, int threads, StepBatcher
   return Lease(*this, std::make_unique<WhisperState>(model, threads, batcher), threads, batcher);
 }
 
-void StatePool::give_back(std::unique_ptr<WhisperState> state, int threads,
-                          StepBatcher* batcher) {
+void StatePool::give_back(std::unique_ptr<WhisperState> state, int threads, StepBatcher* batcher) {
   // Leaders of the step batcher stop waiting for a state that is not stepping.
   state->leave_batch();
   std::lock_guard lock(mutex_);
@@ -52,8 +51,7 @@ std::size_t StatePool::idle() const {
 
 StatePool& state_pool_of(const Model& model) {
   return model.shared<StatePool>([] {
-    return std::make_unique<StatePool>(
-        std::max(1u, std::thread::hardware_concurrency()));
+    return std::make_unique<StatePool>(std::max(1u, std::thread::hardware_concurrency()));
   });
 }
 

@@ -26,8 +26,7 @@ class StatePool {
   // a transcription that ended by an exception drops its state, whatever it was doing.
   class Lease {
    public:
-    Lease(StatePool& pool, std::unique_ptr<WhisperState> state, int threads,
-          StepBatcher* batcher);
+    Lease(StatePool& pool, std::unique_ptr<WhisperState> state, int threads, StepBatcher* batcher);
     ~Lease();
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
