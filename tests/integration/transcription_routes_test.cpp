@@ -537,10 +537,12 @@ TEST(RouteLimits, ADisconnectMidJobFreesItsWorker) {
         std::async(std::launch::async, [&] { return raw_exchange(server.port(), req, 1500ms); });
     reply.wait();
   }
-  ASSERT_TRUE(server.wait_for_log("client disconnected", 10s)) << server.log();
+  // Bounds generous for the sanitizer builds on a loaded 2-core machine (a window's encoder
+  // runs before the cancellation is seen), still far below what 30 minutes of audio take.
+  ASSERT_TRUE(server.wait_for_log("client disconnected", 30s)) << server.log();
   // The worker is free again well before 30 minutes of audio could have been transcribed.
   bool idle = false;
-  for (int i = 0; i < 100 && !idle; ++i) {
+  for (int i = 0; i < 600 && !idle; ++i) {
     idle = http_request(server.port(), "GET", "/metrics", kToken)
                .body.find("earshot_jobs_running 0") != std::string::npos;
     if (!idle) std::this_thread::sleep_for(50ms);
