@@ -19,13 +19,19 @@ namespace {
 
 using test::micro_model;
 
+// `seconds` of a rising tone, 0.3 * sin(2 pi (base_hz + slope_hz * t) t), at 16 kHz.
+std::vector<float> sweep(double seconds, double base_hz, double slope_hz) {
+  std::vector<float> s(static_cast<std::size_t>(seconds * 16000));
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const double t = static_cast<double>(i) / 16000.0;
+    s[i] = static_cast<float>(0.3 * std::sin(2 * M_PI * (base_hz + slope_hz * t) * t));
+  }
+  return s;
+}
+
 TEST(BatchedState, OneBeamTranscribesLikeGreedy) {
   const auto model = micro_model();
-  std::vector<float> samples(16000 * 8);
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    const double t = static_cast<double>(i) / 16000.0;
-    samples[i] = static_cast<float>(0.3 * std::sin(2 * M_PI * (300 + 30 * t) * t));
-  }
+  const std::vector<float> samples = sweep(8.0, 300, 30);
   TranscribeOptions o;
   o.threads = 2;
   o.language = "en";
@@ -48,11 +54,7 @@ TEST(BatchedState, OneBeamTranscribesLikeGreedy) {
 
 TEST(StateReuse, AReusedStateTranscribesLikeAFreshOne) {
   const auto model = micro_model(13);
-  std::vector<float> samples(16000 * 8);
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    const double t = static_cast<double>(i) / 16000.0;
-    samples[i] = static_cast<float>(0.3 * std::sin(2 * M_PI * (250 + 20 * t) * t));
-  }
+  const std::vector<float> samples = sweep(8.0, 250, 20);
   TranscribeOptions o;
   o.threads = 2;
   o.language = "en";
@@ -74,15 +76,6 @@ TEST(StateReuse, AReusedStateTranscribesLikeAFreshOne) {
   }
 }
 
-std::vector<float> tone(double seconds) {
-  std::vector<float> s(static_cast<std::size_t>(seconds * 16000));
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const double t = static_cast<double>(i) / 16000.0;
-    s[i] = static_cast<float>(0.3 * std::sin(2 * M_PI * (200 + 40 * t) * t));
-  }
-  return s;
-}
-
 TEST(WordTimestamps, TranscribeFillsWordsThatSpellTheSegments) {
   const auto model = micro_model(11);
   TranscribeOptions o;
@@ -91,7 +84,7 @@ TEST(WordTimestamps, TranscribeFillsWordsThatSpellTheSegments) {
   o.sample_len = 24;
   o.temperatures = {0.0f};
   o.word_timestamps = true;
-  const Transcription t = transcribe(*model, tone(12.0), o);
+  const Transcription t = transcribe(*model, sweep(12.0, 200, 40), o);
   std::string from_words;
   std::string from_segments;
   int words = 0;
