@@ -9,6 +9,8 @@ find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(CURL REQUIRED)
+# ONNX model files (the Silero VAD's weights) are read with libprotobuf-lite.
+find_package(Protobuf REQUIRED)
 find_package(dnnl REQUIRED)
 # Debian builds oneDNN on OpenMP (DNNL_CPU_RUNTIME OMP): the engine's own loops use the same
 # OpenMP runtime so that one thread pool serves both.

@@ -15,6 +15,8 @@ packages=(
   # engine
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
   libdnnl-dev libopenblas-dev libfftw3-dev libpcre2-dev
+  # ONNX model files (the Silero VAD): libprotobuf-lite and protoc for our .proto subset
+  libprotobuf-dev protobuf-compiler
   # dnnl's CMake package config calls find_package(OpenCL)
   ocl-icd-opencl-dev
   # tests and benchmarks

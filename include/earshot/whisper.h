@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "earshot/error.h"
+#include "earshot/vad.h"
 
 namespace earshot {
 
@@ -116,12 +117,15 @@ struct TranscribeOptions {
                                                          // probable hallucinations; nullopt = off
   std::vector<double> clip_timestamps;  // seconds: start,end,start,end,... ranges to transcribe
                                         // (a last start runs to the end); empty = everything
-  bool vad = false;  // drop long silences (energy voice activity detection) before decoding;
-                     // times still refer to the original audio
-  float compression_ratio_threshold = 2.4f;  // retry above it; <= 0 = never
-  float logprob_threshold = -1.0f;           // retry below it (average log-prob per token)
-  float no_speech_threshold = 0.6f;          // with logprob below threshold: window is silent
-  int threads = 0;                           // compute threads; 0 = all cores
+  bool vad = false;  // drop long silences before decoding; times still refer to the original
+                     // audio
+  std::shared_ptr<const VadModel> vad_model;  // with vad: Silero's segments; nullptr = the
+                                              // energy detector of our own
+  VadOptions vad_options = transcription_vad_options();  // Silero's, with vad_model
+  float compression_ratio_threshold = 2.4f;              // retry above it; <= 0 = never
+  float logprob_threshold = -1.0f;   // retry below it (average log-prob per token)
+  float no_speech_threshold = 0.6f;  // with logprob below threshold: window is silent
+  int threads = 0;                   // compute threads; 0 = all cores
   // Decoder steps run together with those of other transcriptions of the same model that have
   // this set and run at the same time (one read of the weights for all), on their threads
   // together. Same results; for a server running several transcriptions at once.
@@ -145,6 +149,7 @@ struct Transcription {
   double duration = 0;              // audio seconds
   std::vector<Segment> segments;
   Timings timings;
+  std::string vad;  // what dropped silence: "silero", "energy"; empty = nothing did
 };
 
 // Long-form transcription of 16 kHz mono samples, as OpenAI's transcribe() does it.

@@ -9,6 +9,7 @@ namespace earshot::cli {
 void add_serve_command(CLI::App& app, int& exit_code);
 void add_transcribe_command(CLI::App& app, int& exit_code);
 void add_models_command(CLI::App& app, int& exit_code);
+void add_vad_command(CLI::App& app, int& exit_code);
 void add_bench_command(CLI::App& app, int& exit_code);
 
 }  // namespace earshot::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   earshot::cli::add_serve_command(app, exit_code);
   earshot::cli::add_transcribe_command(app, exit_code);
   earshot::cli::add_models_command(app, exit_code);
+  earshot::cli::add_vad_command(app, exit_code);
   earshot::cli::add_bench_command(app, exit_code);
 
   CLI11_PARSE(app, argc, argv);

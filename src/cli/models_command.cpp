@@ -34,9 +34,11 @@ std::string human_bytes(double b) {
 
 int download(const ModelsFlags& f) {
   const auto dir = models::cache_dir(f.dir);
-  const auto destination = dir / models::file_name_for(f.name);
+  const auto* vad = models::find_in_vad_catalog(f.name);
+  const auto destination =
+      dir / (vad != nullptr ? models::vad_file_name_for(f.name) : models::file_name_for(f.name));
   const auto* entry = models::find_in_catalog(f.name);
-  if (entry == nullptr && f.base_url == models::kDefaultBaseUrl) {
+  if (entry == nullptr && vad == nullptr && f.base_url == models::kDefaultBaseUrl) {
     std::cerr << "earshot: '" << f.name
               << "' is not an official model name; `earshot models list --available` lists them\n";
     return 2;
@@ -51,6 +53,14 @@ int download(const ModelsFlags& f) {
   o.destination = destination;
   if (entry != nullptr && !f.no_verify) o.expected_sha1 = std::string(entry->sha1);
   o.expected_sha256 = f.sha256;
+  if (vad != nullptr) {
+    // The VAD file comes from its own project; --base-url still redirects it (a mirror
+    // serving the same file name), and its checksum is always known.
+    o.url = f.base_url == models::kDefaultBaseUrl
+                ? std::string(vad->url)
+                : f.base_url + "/" + std::string(vad->url.substr(vad->url.rfind('/') + 1));
+    if (o.expected_sha256.empty() && !f.no_verify) o.expected_sha256 = std::string(vad->sha256);
+  }
   o.require_checksum = !f.no_verify;
   const bool tty = ::isatty(STDERR_FILENO) != 0;
   int last_percent = -1;
@@ -73,11 +83,14 @@ int download(const ModelsFlags& f) {
   try {
     const auto r = models::download_file(o);
     if (tty) std::fprintf(stderr, "\n");
-    std::cout << "saved " << destination.string() << " ("
-              << human_bytes(static_cast<double>(r.bytes)) << (r.resumed ? ", resumed" : "")
-              << (r.verified_with.empty() ? ", not verified" : ", " + r.verified_with + " verified")
-              << ")\n"
-              << "start the server with: earshot serve --model " << f.name << "\n";
+    std::cout
+        << "saved " << destination.string() << " (" << human_bytes(static_cast<double>(r.bytes))
+        << (r.resumed ? ", resumed" : "")
+        << (r.verified_with.empty() ? ", not verified" : ", " + r.verified_with + " verified")
+        << ")\n"
+        << (vad != nullptr
+                ? "serve and transcribe use it for --vad; see it work with: earshot vad FILE\n"
+                : "start the server with: earshot serve --model " + f.name + "\n");
     return 0;
   } catch (const models::DownloadError& e) {
     if (tty) std::fprintf(stderr, "\n");
@@ -91,6 +104,9 @@ int list(const ModelsFlags& f) {
   if (f.available) {
     for (const auto& e : models::catalog()) {
       std::cout << e.name << (e.size.empty() ? "" : "\t" + std::string(e.size)) << "\n";
+    }
+    for (const auto& e : models::vad_catalog()) {
+      std::cout << e.name << "\t" << e.size << "\t(voice activity)\n";
     }
     return 0;
   }
@@ -110,13 +126,15 @@ int list(const ModelsFlags& f) {
 }  // namespace
 
 void add_models_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("models", "Download and list ggml Whisper model files");
+  auto* cmd = app.add_subcommand(
+      "models", "Download and list model files (ggml Whisper models, the Silero VAD)");
   cmd->require_subcommand(1);
   auto flags = std::make_shared<ModelsFlags>();
 
   auto* dl =
       cmd->add_subcommand("download", "Fetch an official model file into the model directory");
-  dl->add_option("name", flags->name, "Model name, e.g. base.en, small, large-v3-turbo")
+  dl->add_option("name", flags->name,
+                 "Model name, e.g. base.en, small, large-v3-turbo, or silero-vad")
       ->required();
   dl->add_option("--dir", flags->dir,
                  "Model directory (default: $EARSHOT_MODEL_DIR or ~/.cache/earshot/models)");

@@ -48,6 +48,40 @@ const CatalogEntry* find_in_catalog(std::string_view name) {
   return it == c.end() ? nullptr : &*it;
 }
 
+const std::vector<VadCatalogEntry>& vad_catalog() {
+  // Silero VAD v6.2.1's ONNX export (MIT licence), whose 16 kHz network has the v5 shape
+  // that whisper/features/silero reads; the SHA-256 is that of the file at this tag.
+  static const std::vector<VadCatalogEntry> entries = {
+      {"silero-vad",
+       "https://github.com/snakers4/silero-vad/raw/v6.2.1/src/silero_vad/data/silero_vad.onnx",
+       "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3", "2.2 MiB"},
+  };
+  return entries;
+}
+
+const VadCatalogEntry* find_in_vad_catalog(std::string_view name) {
+  const auto& c = vad_catalog();
+  auto it =
+      std::find_if(c.begin(), c.end(), [&](const VadCatalogEntry& e) { return e.name == name; });
+  return it == c.end() ? nullptr : &*it;
+}
+
+std::string vad_file_name_for(std::string_view name) {
+  return std::string(name) + ".onnx";
+}
+
+std::optional<std::filesystem::path> resolve_vad_model_path(const std::string& name_or_path,
+                                                            const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(name_or_path, ec))
+    return std::filesystem::path(name_or_path);
+  if (find_in_vad_catalog(name_or_path) != nullptr) {
+    const auto p = dir / vad_file_name_for(name_or_path);
+    if (std::filesystem::is_regular_file(p, ec)) return p;
+  }
+  return std::nullopt;
+}
+
 std::string file_name_for(std::string_view name) {
   return "ggml-" + std::string(name) + ".bin";
 }
@@ -81,8 +115,12 @@ std::vector<CachedModel> list_cached(const std::filesystem::path& dir) {
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     const auto f = e.path().filename().string();
-    if (!e.is_regular_file(ec) || !f.starts_with("ggml-") || !f.ends_with(".bin")) continue;
-    out.push_back({f.substr(5, f.size() - 9), e.path(), e.file_size(ec)});
+    if (!e.is_regular_file(ec)) continue;
+    if (f.starts_with("ggml-") && f.ends_with(".bin")) {
+      out.push_back({f.substr(5, f.size() - 9), e.path(), e.file_size(ec)});
+    } else if (f.ends_with(".onnx") && find_in_vad_catalog(f.substr(0, f.size() - 5)) != nullptr) {
+      out.push_back({f.substr(0, f.size() - 5), e.path(), e.file_size(ec)});
+    }
   }
   std::sort(out.begin(), out.end(),
             [](const CachedModel& a, const CachedModel& b) { return a.name < b.name; });

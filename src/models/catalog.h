@@ -36,7 +36,26 @@ std::filesystem::path cache_dir(const std::filesystem::path& configured = {});
 std::optional<std::filesystem::path> resolve_model_path(const std::string& name_or_path,
                                                         const std::filesystem::path& dir);
 
-// Model files present in `dir`: {name, path, bytes}.
+// The voice-activity models `earshot models download` fetches besides Whisper's: kept in the
+// same directory as "<name>.onnx".
+struct VadCatalogEntry {
+  std::string_view name;    // "silero-vad"
+  std::string_view url;     // the official file
+  std::string_view sha256;  // of that file
+  std::string_view size;
+};
+const std::vector<VadCatalogEntry>& vad_catalog();
+const VadCatalogEntry* find_in_vad_catalog(std::string_view name);
+// The VAD model `earshot serve` and `transcribe` use unless told otherwise.
+inline constexpr std::string_view kDefaultVadModel = "silero-vad";
+// "<name>.onnx".
+std::string vad_file_name_for(std::string_view name);
+// A VAD model argument: an existing file path, or a name from vad_catalog() whose file is in
+// `dir`. nullopt when neither exists.
+std::optional<std::filesystem::path> resolve_vad_model_path(const std::string& name_or_path,
+                                                            const std::filesystem::path& dir);
+
+// Model files present in `dir`: {name, path, bytes}: Whisper's ggml files and the VAD models.
 struct CachedModel {
   std::string name;
   std::filesystem::path path;

@@ -8,6 +8,7 @@
 #include "earshot/whisper.h"
 #include "whisper/decoding/decoding.h"
 #include "whisper/engine/state_logits_source.h"
+#include "whisper/engine/vad_model.h"
 #include "whisper/features/log_mel.h"
 #include "whisper/features/vad.h"
 #include "whisper/model/alignment_heads.h"
@@ -120,7 +121,10 @@ Transcription transcribe(const Model& model, std::span<const float> samples,
     return whisper::transcribe_samples(model, samples, options, {});
   }
   // Decode only the speech, joined; then put every time back on the original timeline.
-  const auto ranges = whisper::detect_speech(samples);
+  const auto ranges = options.vad_model != nullptr
+                          ? speech_ranges(*options.vad_model, samples, options.vad_options)
+                          : whisper::detect_speech(samples);
+  const char* detector = options.vad_model != nullptr ? "silero" : "energy";
   const whisper::VadTimeline timeline(ranges, whisper::kSampleRate);
   const std::vector<float> speech = whisper::VadTimeline::join(samples, ranges);
   TranscribeOptions inner = options;
@@ -151,6 +155,7 @@ Transcription transcribe(const Model& model, std::span<const float> samples,
   for (Segment& s : out.segments) {
     remap(s);
   }
+  out.vad = detector;
   out.duration = whisper::samples_to_seconds(static_cast<std::int64_t>(samples.size()));
   return out;
 }
