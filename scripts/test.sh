@@ -10,8 +10,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-# Client tests' npm packages (the OpenAI SDK, playwright-core), from the lockfile.
-(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+# Client tests' npm packages (the OpenAI SDK, playwright-core, the Silero VAD weights and
+# onnxruntime-node), from the lockfile.
+# onnxruntime-node (the Silero VAD reference) would fetch CUDA libraries from a host that the
+# CPU-only tests never need.
+(cd tests/e2e && ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --no-audit --no-fund --loglevel=error)
 presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(format release asan tsan fuzz)
 fuzz_seconds=${EARSHOT_FUZZ_SECONDS:-30}

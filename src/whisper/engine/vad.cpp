@@ -81,8 +81,7 @@ VadResult detect_speech(const VadModel& model, std::span<const float> samples,
 }
 
 struct VadStream::Impl {
-  explicit Impl(std::shared_ptr<const VadModel> m)
-      : model(std::move(m)), vad(model->network) {}
+  explicit Impl(std::shared_ptr<const VadModel> m) : model(std::move(m)), vad(model->network) {}
   std::shared_ptr<const VadModel> model;
   whisper::silero::SileroVad vad;
   std::array<float, kVadChunkSamples> pending{};
@@ -101,7 +100,8 @@ std::vector<float> VadStream::push(std::span<const float> samples) {
   Impl& s = *impl_;
   while (!samples.empty()) {
     const std::size_t take = std::min(kVadChunkSamples - s.pending_count, samples.size());
-    std::copy_n(samples.begin(), take, s.pending.begin() + static_cast<std::ptrdiff_t>(s.pending_count));
+    std::copy_n(samples.begin(), take,
+                s.pending.begin() + static_cast<std::ptrdiff_t>(s.pending_count));
     s.pending_count += take;
     samples = samples.subspan(take);
     if (s.pending_count == kVadChunkSamples) {
@@ -113,7 +113,9 @@ std::vector<float> VadStream::push(std::span<const float> samples) {
   return out;
 }
 
-std::size_t VadStream::chunks() const { return impl_->chunks; }
+std::size_t VadStream::chunks() const {
+  return impl_->chunks;
+}
 
 void VadStream::reset() {
   impl_->vad.reset();

@@ -20,8 +20,7 @@ std::string shape_text(const std::vector<std::int64_t>& dims) {
 
 class GraphReader {
  public:
-  GraphReader(const OnnxGraph& graph, const std::string& source)
-      : graph_(graph), source_(source) {}
+  GraphReader(const OnnxGraph& graph, const std::string& source) : graph_(graph), source_(source) {}
 
   std::vector<float> take(std::string_view name, const std::vector<std::int64_t>& dims) const {
     const OnnxTensor* t = graph_.find(name);

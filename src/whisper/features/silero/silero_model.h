@@ -24,13 +24,13 @@
 namespace earshot::whisper::silero {
 
 inline constexpr int kSampleRate = 16000;
-inline constexpr int kChunkSamples = 512;    // new samples per probability (32 ms)
-inline constexpr int kContextSamples = 64;   // samples of the previous chunk seen again
-inline constexpr int kStftTaps = 256;        // filter_length
-inline constexpr int kStftHop = 128;         // hop_length
-inline constexpr int kStftBins = 129;        // kStftTaps / 2 + 1
-inline constexpr int kStftFrames = 4;        // (576 + 64 - 256) / 128 + 1
-inline constexpr int kHidden = 128;          // LSTM size
+inline constexpr int kChunkSamples = 512;   // new samples per probability (32 ms)
+inline constexpr int kContextSamples = 64;  // samples of the previous chunk seen again
+inline constexpr int kStftTaps = 256;       // filter_length
+inline constexpr int kStftHop = 128;        // hop_length
+inline constexpr int kStftBins = 129;       // kStftTaps / 2 + 1
+inline constexpr int kStftFrames = 4;       // (576 + 64 - 256) / 128 + 1
+inline constexpr int kHidden = 128;         // LSTM size
 
 class SileroModelError : public std::runtime_error {
  public:
@@ -48,14 +48,14 @@ struct ConvLayer {
 };
 
 struct SileroModel {
-  std::string source;                // the file it was read from
-  std::vector<float> stft_basis;     // [2 * kStftBins][kStftTaps]: real rows, then imaginary
+  std::string source;             // the file it was read from
+  std::vector<float> stft_basis;  // [2 * kStftBins][kStftTaps]: real rows, then imaginary
   ConvLayer encoder[4];
-  std::vector<float> lstm_w_ih;      // [4 * kHidden][kHidden]
-  std::vector<float> lstm_w_hh;      // [4 * kHidden][kHidden]
-  std::vector<float> lstm_b_ih;      // [4 * kHidden]
-  std::vector<float> lstm_b_hh;      // [4 * kHidden]
-  std::vector<float> out_weight;     // [kHidden] (conv1d 128 -> 1, kernel 1)
+  std::vector<float> lstm_w_ih;   // [4 * kHidden][kHidden]
+  std::vector<float> lstm_w_hh;   // [4 * kHidden][kHidden]
+  std::vector<float> lstm_b_ih;   // [4 * kHidden]
+  std::vector<float> lstm_b_hh;   // [4 * kHidden]
+  std::vector<float> out_weight;  // [kHidden] (conv1d 128 -> 1, kernel 1)
   float out_bias = 0.0F;
 };
 

@@ -19,7 +19,9 @@ WeightMatrix f32_matrix(const std::vector<float>& values) {
   return w;
 }
 
-float sigmoid(float x) { return 1.0F / (1.0F + std::exp(-x)); }
+float sigmoid(float x) {
+  return 1.0F / (1.0F + std::exp(-x));
+}
 
 }  // namespace
 
@@ -97,8 +99,8 @@ float SileroVad::process(std::span<const float, kChunkSamples> chunk) {
   // Decoder: one LSTM cell step on the last frame (there is one), then the output layer.
   gemv_linear(x, 1, kHidden, kHidden, f32_matrix(m.lstm_w_ih), 4 * kHidden, gates_.data(),
               4 * kHidden, m.lstm_b_ih.data(), false, false, workers_);
-  gemv_linear(h_.data(), 1, kHidden, kHidden, f32_matrix(m.lstm_w_hh), 4 * kHidden,
-              gates_.data(), 4 * kHidden, m.lstm_b_hh.data(), false, true, workers_);
+  gemv_linear(h_.data(), 1, kHidden, kHidden, f32_matrix(m.lstm_w_hh), 4 * kHidden, gates_.data(),
+              4 * kHidden, m.lstm_b_hh.data(), false, true, workers_);
   float logit = m.out_bias;
   for (int j = 0; j < kHidden; ++j) {
     const float i_gate = sigmoid(gates_[j]);

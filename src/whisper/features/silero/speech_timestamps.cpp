@@ -83,7 +83,8 @@ std::vector<SpeechRange> speech_timestamps(std::span<const float> probabilities,
       if (static_cast<double>(at - temp_end) > min_silence_at_max) prev_end = temp_end;
       if (static_cast<double>(at - temp_end) < min_silence) continue;
       current.end = temp_end;
-      if (static_cast<double>(current.end - current.start) > min_speech) speeches.push_back(current);
+      if (static_cast<double>(current.end - current.start) > min_speech)
+        speeches.push_back(current);
       has_current = false;
       prev_end = next_start = temp_end = 0;
       triggered = false;
@@ -105,11 +106,13 @@ std::vector<SpeechRange> speech_timestamps(std::span<const float> probabilities,
         s.end += silence / 2;
         next.start = std::max(0LL, next.start - silence / 2);
       } else {
-        s.end = static_cast<long long>(std::min(static_cast<double>(length), static_cast<double>(s.end) + pad));
+        s.end = static_cast<long long>(
+            std::min(static_cast<double>(length), static_cast<double>(s.end) + pad));
         next.start = static_cast<long long>(std::max(0.0, static_cast<double>(next.start) - pad));
       }
     } else {
-      s.end = static_cast<long long>(std::min(static_cast<double>(length), static_cast<double>(s.end) + pad));
+      s.end = static_cast<long long>(
+          std::min(static_cast<double>(length), static_cast<double>(s.end) + pad));
     }
   }
 

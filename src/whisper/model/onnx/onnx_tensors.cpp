@@ -103,7 +103,8 @@ void collect(const pb::GraphProto& graph, const std::string& path, int depth, On
         const std::string output = node.output_size() > 0 ? node.output(0) : node_name;
         if (to_tensor(attr.t(), output, t)) tensors.push_back(std::move(t));
       }
-      if (attr.has_g()) subgraphs.emplace_back(path + "/" + node_name + "." + attr.name(), &attr.g());
+      if (attr.has_g())
+        subgraphs.emplace_back(path + "/" + node_name + "." + attr.name(), &attr.g());
       for (const auto& g : attr.graphs()) {
         subgraphs.emplace_back(path + "/" + node_name + "." + attr.name(), &g);
       }
@@ -115,7 +116,9 @@ void collect(const pb::GraphProto& graph, const std::string& path, int depth, On
 
 }  // namespace
 
-std::int64_t OnnxTensor::elements() const { return static_cast<std::int64_t>(values.size()); }
+std::int64_t OnnxTensor::elements() const {
+  return static_cast<std::int64_t>(values.size());
+}
 
 const OnnxTensor* OnnxGraph::find(std::string_view name) const {
   for (const auto& t : tensors) {
