@@ -22,6 +22,7 @@ struct ServeFlags {
   std::vector<std::string> models;  // [NAME=]PATH or a downloaded model's name
   std::optional<std::size_t> workers;
   std::optional<int> threads;
+  std::optional<std::string> vad_model;
 };
 
 // `--model [NAME=]PATH`: adds or overrides a model; the first one given becomes the default.
@@ -60,6 +61,7 @@ void apply(const ServeFlags& f, server::Config& c) {
     c.log.format = *f.log_format == "json" ? server::LogFormat::kJson : server::LogFormat::kText;
   if (f.workers) c.engine.workers = *f.workers;
   if (f.threads) c.engine.threads_per_worker = *f.threads;
+  if (f.vad_model) c.engine.vad_model = *f.vad_model;
   apply_models(f.models, c.engine);
 }
 
@@ -89,6 +91,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--threads", flags->threads,
                   "Engine threads per transcription (0 = cores / workers)")
       ->check(CLI::Range(0, 1024));
+  cmd->add_option("--vad-model", flags->vad_model,
+                  "Silero VAD ONNX file or downloaded name for requests that drop silence "
+                  "(default: silero-vad when downloaded, else the energy detector)");
   cmd->callback([flags, &exit_code] {
     server::Config config;
     try {
@@ -105,7 +110,13 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       exit_code = 2;
       return;
     }
-    exit_code = server::serve(config);
+    try {
+      exit_code = server::serve(config);
+    } catch (const server::ConfigError& e) {
+      // What serve() finds at start-up (a VAD model that does not load).
+      std::cerr << "earshot: " << e.what() << "\n";
+      exit_code = 2;
+    }
   });
 }
 

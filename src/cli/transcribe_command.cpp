@@ -25,6 +25,7 @@
 #include "format/output_format.h"
 #include "format/render.h"
 #include "format/timestamp.h"
+#include "models/catalog.h"
 
 namespace earshot::cli {
 namespace {
@@ -69,6 +70,7 @@ struct TranscribeFlags {
   bool word_timestamps = false;
   bool highlight_words = false;
   bool vad = false;
+  std::string vad_model;
   bool verbose = false;
 };
 
@@ -234,12 +236,14 @@ void print_timings(const std::filesystem::path& input, double audio_seconds, dou
 
 // Transcribes one input and returns the rendered result; throws earshot::Error.
 std::string transcribe_one(const Model& model, const std::filesystem::path& input,
-                           const TranscribeFlags& flags, OutputFormat format) {
+                           const TranscribeFlags& flags, OutputFormat format,
+                           const std::shared_ptr<const VadModel>& vad_model) {
   const auto start = Clock::now();
   const std::vector<float> samples = decode_audio_file(input);
   const double decode_ms = elapsed_ms(start);
 
   TranscribeOptions options = engine_options(flags);
+  options.vad_model = vad_model;
   ProgressBar progress(input.filename().string());
   options.on_progress = [&progress](double fraction) { progress.update(fraction); };
   if (flags.verbose) {
@@ -330,6 +334,29 @@ int run_transcribe(const TranscribeFlags& flags) {
     std::fprintf(stderr, "model %s loaded in %.1f ms\n", flags.model.string().c_str(),
                  elapsed_ms(load_start));
   }
+  // --vad drops silence with Silero: --vad-model, else the downloaded silero-vad, else (said
+  // on stderr) the energy detector.
+  std::shared_ptr<const VadModel> vad_model;
+  if (flags.vad) {
+    const std::string name =
+        flags.vad_model.empty() ? std::string(models::kDefaultVadModel) : flags.vad_model;
+    const auto path = models::resolve_vad_model_path(name, models::cache_dir());
+    if (!path && !flags.vad_model.empty()) {
+      std::cerr << "earshot: --vad-model " << name << ": no such file or downloaded model\n";
+      return kExitFailure;
+    }
+    if (path) {
+      try {
+        vad_model = load_vad_model(*path);
+      } catch (const Error& error) {
+        std::cerr << "earshot: cannot load VAD model: " << error.what() << "\n";
+        return kExitFailure;
+      }
+    } else {
+      std::cerr << "earshot: no Silero VAD model (`earshot models download silero-vad`): "
+                   "--vad uses the energy detector\n";
+    }
+  }
 
   // A file that fails is reported and skipped, so one bad input in a batch does not cost
   // the others their transcription; the exit code still says something failed.
@@ -338,7 +365,7 @@ int run_transcribe(const TranscribeFlags& flags) {
     const auto& input = flags.inputs[i];
     std::string text;
     try {
-      text = transcribe_one(*model, input, flags, *format);
+      text = transcribe_one(*model, input, flags, *format, vad_model);
     } catch (const Error& error) {
       std::cerr << "earshot: " << error.what() << "\n";
       exit_code = kExitFailure;
@@ -434,7 +461,10 @@ void add_transcribe_command(CLI::App& app, int& exit_code) {
                   "probable hallucinations")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--vad", flags->vad,
-                "Drop long silences (energy voice activity detection) before decoding");
+                "Drop long silences before decoding (Silero VAD when its model is present, "
+                "else an energy detector)");
+  cmd->add_option("--vad-model", flags->vad_model,
+                  "Silero VAD ONNX file or downloaded name for --vad (default: silero-vad)");
   cmd->add_option("-t,--threads", flags->threads, "Compute threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

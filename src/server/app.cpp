@@ -6,6 +6,8 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "earshot/vad.h"
+#include "models/catalog.h"
 #include "server/basic_routes.h"
 #include "server/http_server.h"
 #include "server/job_queue.h"
@@ -71,6 +73,33 @@ void schedule_idle_unload(net::steady_timer& timer, ModelRegistry& models) {
   });
 }
 
+// The Silero VAD that requests with vad / chunking_strategy use: the configured one (a
+// failure to load it stops the start, as a bad model path does), else the downloaded
+// "silero-vad" when present; without one they fall back to the energy detector.
+std::shared_ptr<const VadModel> load_vad(const EngineConfig& engine, spdlog::logger& log) {
+  const bool configured = !engine.vad_model.empty();
+  const std::string name = configured ? engine.vad_model : std::string(models::kDefaultVadModel);
+  const auto path = models::resolve_vad_model_path(name, models::cache_dir(engine.model_dir));
+  if (!path) {
+    if (configured) {
+      throw ConfigError("engine.vad_model: '" + name +
+                        "' is neither a file nor a downloaded model; get it with `earshot models "
+                        "download silero-vad`");
+    }
+    log.info(
+        "no Silero VAD model (earshot models download silero-vad): requests that drop "
+        "silence use the energy detector");
+    return nullptr;
+  }
+  try {
+    auto model = load_vad_model(*path);
+    log.info("VAD: Silero from {}", path->string());
+    return model;
+  } catch (const Error& e) {
+    throw ConfigError("engine.vad_model: " + std::string(e.what()));
+  }
+}
+
 }  // namespace
 
 int serve(const Config& config) {
@@ -99,6 +128,7 @@ int serve(const Config& config) {
   service->metrics = &metrics;
   service->log = log;
   service->shutting_down = &shutting_down;
+  service->vad_model = load_vad(config.engine, *log);
 
   Router router;
   add_basic_routes(router, [&models]() -> Readiness {

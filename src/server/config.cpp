@@ -308,7 +308,7 @@ void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
   r.only_keys(e, k,
               {"default_model", "workers", "threads_per_worker", "max_queued_jobs",
                "max_jobs_per_token", "max_audio_seconds", "request_timeout", "model_idle_ttl",
-               "preload_default", "model_dir", "precision", "batch_decoding"});
+               "preload_default", "model_dir", "precision", "batch_decoding", "vad_model"});
   if (e.contains("default_model"))
     out.default_model = r.string(e["default_model"], k + ".default_model");
   if (e.contains("workers")) out.workers = r.unsigned_int(e["workers"], k + ".workers", 1, 256);
@@ -347,6 +347,7 @@ void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
     out.preload_default = e["preload_default"].get<bool>();
   }
   if (e.contains("model_dir")) out.model_dir = r.string(e["model_dir"], k + ".model_dir");
+  if (e.contains("vad_model")) out.vad_model = r.string(e["vad_model"], k + ".vad_model");
   if (e.contains("precision"))
     out.precision = parse_precision_key(r, e["precision"], k + ".precision");
 }

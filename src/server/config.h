@@ -67,7 +67,8 @@ struct EngineConfig {
   std::chrono::milliseconds model_idle_ttl{0};  // unload a model unused this long; 0 = never
   bool preload_default = true;                  // load the default model at start-up
   std::filesystem::path
-      model_dir;  // where `earshot models download` puts files; "" = cache default
+      model_dir;          // where `earshot models download` puts files; "" = cache default
+  std::string vad_model;  // Silero VAD file or downloaded name; "" = "silero-vad" if downloaded
 };
 
 // GET /metrics in Prometheus text format: on the main port with a token (port 0), or on a

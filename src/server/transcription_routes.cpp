@@ -120,6 +120,60 @@ void apply_temperature(const std::string& value, TranscribeOptions& o) {
   if (t > 0) o.temperatures = {t};
 }
 
+// A whole string as a finite number.
+bool parse_double(const std::string& text, double& out) {
+  char* end = nullptr;
+  out = std::strtod(text.c_str(), &end);
+  return !text.empty() && end == text.c_str() + text.size() && std::isfinite(out);
+}
+
+// OpenAI's chunking_strategy: "auto", or {"type": "server_vad", "threshold", "prefix_padding_ms",
+// "silence_duration_ms"}: the audio is cut at the pauses a VAD finds (Silero when the server
+// has its model) and only the speech is transcribed, with times on the original audio.
+// SDKs send the object as JSON text, or (OpenAI's Node SDK) as fields chunking_strategy[key],
+// which the caller gathers into `fields`.
+void apply_chunking_strategy(const std::string& value, const nlohmann::json& fields,
+                             TranscribeOptions& o) {
+  const std::string param = "chunking_strategy";
+  if (value == "auto") {
+    o.vad = true;
+    return;
+  }
+  nlohmann::json j = value.empty() ? fields : nlohmann::json::parse(value, nullptr, false);
+  if (!j.is_object() || j.value("type", "") != "server_vad") {
+    throw RequestError{http::status::bad_request,
+                       "chunking_strategy must be \"auto\" or an object with \"type\": "
+                       "\"server_vad\"",
+                       param};
+  }
+  o.vad = true;
+  const auto number = [&](const char* key, double lo, double hi) -> std::optional<double> {
+    if (!j.contains(key)) return std::nullopt;
+    double v = 0;
+    if (j[key].is_number()) {
+      v = j[key].get<double>();
+    } else if (!j[key].is_string() || !parse_double(j[key].get<std::string>(), v)) {
+      v = lo - 1;
+    }
+    if (v < lo || v > hi) {
+      char range[64];
+      std::snprintf(range, sizeof range, " must be a number from %g to %g", lo, hi);
+      throw RequestError{http::status::bad_request, param + "." + key + range, param};
+    }
+    return v;
+  };
+  if (const auto t = number("threshold", 0.01, 0.99)) o.vad_options.threshold = *t;
+  if (const auto pad = number("prefix_padding_ms", 0, 10000)) o.vad_options.speech_pad_ms = *pad;
+  if (const auto sil = number("silence_duration_ms", 0, 60000)) o.vad_options.min_silence_ms = *sil;
+  for (const auto& [key, unused] : j.items()) {
+    if (key != "type" && key != "threshold" && key != "prefix_padding_ms" &&
+        key != "silence_duration_ms") {
+      throw RequestError{http::status::bad_request, "unknown chunking_strategy field '" + key + "'",
+                         param};
+    }
+  }
+}
+
 bool parse_bool(const std::string& value, const std::string& param) {
   if (value == "true" || value == "1" || value == "True") return true;
   if (value == "false" || value == "0" || value == "False" || value.empty()) return false;
@@ -144,6 +198,8 @@ TranscriptionRequest parse_stt(Request& req, const RequestContext& ctx) {
       r.model = value;
     } else if (key == "prompt") {
       r.options.initial_prompt = value;
+    } else if (key == "vad" || key == "vad_filter") {
+      r.options.vad = parse_bool(value, key);
     } else {
       throw RequestError{http::status::bad_request, "unknown query parameter '" + key + "'", key};
     }
@@ -168,6 +224,8 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
                        "file"};
   }
   std::vector<MultipartPart> parts;
+  std::optional<std::string> chunking;
+  nlohmann::json chunking_fields = nlohmann::json::object();
   try {
     parts = parse_multipart(*r.body, *boundary);
   } catch (const MultipartLimitError& e) {
@@ -212,11 +270,20 @@ TranscriptionRequest parse_openai(Request& req, bool translate, bool detect_only
                            "timestamp_granularities must be 'segment' or 'word'",
                            "timestamp_granularities[]"};
       }
-    } else if (p.name == "chunking_strategy" || p.name == "include[]") {
-      // Accepted and ignored: OpenAI options for other models that change nothing here.
+    } else if (p.name == "chunking_strategy") {
+      chunking = value;
+    } else if (p.name.starts_with("chunking_strategy[") && p.name.ends_with("]")) {
+      chunking_fields[p.name.substr(18, p.name.size() - 19)] = value;
+    } else if (p.name == "vad" || p.name == "vad_filter") {
+      r.options.vad = parse_bool(value, p.name);
+    } else if (p.name == "include[]") {
+      // Accepted and ignored: OpenAI's logprobs are for its gpt-4o transcription models.
     } else {
       throw RequestError{http::status::bad_request, "unknown parameter '" + p.name + "'", p.name};
     }
+  }
+  if (chunking || !chunking_fields.empty()) {
+    apply_chunking_strategy(chunking.value_or(""), chunking_fields, r.options);
   }
   if (!have_file)
     throw RequestError{http::status::bad_request, "the 'file' field is required", "file"};
@@ -311,7 +378,10 @@ void start_event_stream(const TranscriptionRequest& r, const std::shared_ptr<Exc
 Response result_response(const TranscriptionRequest& r, const Transcription& result,
                          double seconds) {
   if (r.shape == Shape::kOriginal) {
-    return json_response(http::status::ok, stt_success(result, seconds), r.version, r.keep_alive);
+    auto res =
+        json_response(http::status::ok, stt_success(result, seconds), r.version, r.keep_alive);
+    if (!result.vad.empty()) res.set("X-Earshot-VAD", result.vad);
+    return res;
   }
   Response res{http::status::ok, r.version};
   res.set(http::field::content_type, std::string(content_type(r.format)));
@@ -321,6 +391,7 @@ Response result_response(const TranscriptionRequest& r, const Transcription& res
                            {.task = r.options.task,
                             .segment_granularity = r.segment_granularity || !r.word_granularity,
                             .word_granularity = r.word_granularity});
+  if (!result.vad.empty()) res.set("X-Earshot-VAD", result.vad);
   res.keep_alive(r.keep_alive);
   res.prepare_payload();
   return res;
@@ -410,6 +481,7 @@ void run_job(const TranscriptionService& svc, const TranscriptionRequest& r,
     }
 
     TranscribeOptions options = r.options;
+    if (options.vad) options.vad_model = svc.vad_model;
     options.threads = threads;
     options.batch_steps = svc.engine.batch_decoding && svc.engine.workers > 1;
     options.cancel = cancel.get();

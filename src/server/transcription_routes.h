@@ -27,6 +27,8 @@ struct TranscriptionService {
   Metrics* metrics = nullptr;
   std::shared_ptr<spdlog::logger> log;
   const std::atomic<bool>* shutting_down = nullptr;
+  // Silero VAD for requests that ask to drop silence; nullptr = the energy detector.
+  std::shared_ptr<const VadModel> vad_model;
 
   // Engine threads for one job.
   int threads_per_job() const;

@@ -96,8 +96,8 @@ TEST_F(SileroConformance, ProbabilitiesAndSegmentsMatchOnnxruntime) {
   mix.resize(mix.size() + 777, 0.0F);
   files.push_back(write("mix.wav", mix));
 
-  std::string command = "node " + (source_dir() / "tests/e2e/silero_reference.mjs").string() +
-                        " " + weights_->string();
+  std::string command = "node " + (source_dir() / "tests/e2e/silero_reference.mjs").string() + " " +
+                        weights_->string();
   for (const auto& f : files) command.append(" ").append(f.string());
   const auto [code, out] = run_command(command + " 2>&1");
   ASSERT_EQ(code, 0) << out;

@@ -3,6 +3,8 @@
 // network in the other), written with the same ONNX schema subset, and a plain
 // double-precision implementation of the network to compare with.
 
+#include "whisper/features/silero/silero_model.h"
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -15,7 +17,6 @@
 
 #include "onnx_subset.pb.h"
 #include "testing/paths.h"
-#include "whisper/features/silero/silero_model.h"
 #include "whisper/features/silero/silero_vad.h"
 #include "whisper/model/onnx/onnx_tensors.h"
 
@@ -164,7 +165,8 @@ class PlainSilero {
           for (int c = 0; c < in; ++c) {
             for (int k = 0; k < 3; ++k) {
               const int src = t * strides[l] + k - 1;
-              if (src >= 0 && src < frames) s += w[(static_cast<std::size_t>(o) * in + c) * 3 + k] * act[c][src];
+              if (src >= 0 && src < frames)
+                s += w[(static_cast<std::size_t>(o) * in + c) * 3 + k] * act[c][src];
             }
           }
           y[o][t] = std::max(s, 0.0);
@@ -272,7 +274,8 @@ TEST(SileroModel, RefusesWhatIsNotASileroNetworkWithAClearMessage) {
   expect_error(write_file("shape.onnx", onnx_bytes(bad, net8)),
                "'encoder.1.reparam_conv.weight' is [64, 128, 1, 3], not [64, 128, 3]");
   const std::string whole = onnx_bytes(net16, net8);
-  expect_error(write_file("truncated.onnx", whole.substr(0, whole.size() / 2)), "not an ONNX model");
+  expect_error(write_file("truncated.onnx", whole.substr(0, whole.size() / 2)),
+               "not an ONNX model");
   expect_error(write_file("text.onnx", "this is not a model at all\n"), "not an ONNX model");
   expect_error(testing::binary_dir() / "test-tmp" / "silero-model" / "absent.onnx", "cannot open");
 }

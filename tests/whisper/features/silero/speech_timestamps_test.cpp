@@ -1,10 +1,10 @@
 #include "whisper/features/silero/speech_timestamps.h"
 
-#include "whisper/features/silero/silero_model.h"
-
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "whisper/features/silero/silero_model.h"
 
 namespace earshot::whisper::silero {
 namespace {
@@ -16,7 +16,9 @@ std::vector<float> runs(std::initializer_list<std::pair<float, int>> parts) {
   return out;
 }
 
-std::size_t samples_of(const std::vector<float>& p) { return p.size() * kChunkSamples; }
+std::size_t samples_of(const std::vector<float>& p) {
+  return p.size() * kChunkSamples;
+}
 
 TEST(SpeechTimestamps, ASegmentEndsAfterTheMinimumSilenceAndIsPadded) {
   const auto p = runs({{0.9F, 10}, {0.0F, 10}});
@@ -84,9 +86,9 @@ TEST(SpeechTimestamps, OverlongSpeechIsSplitAtItsPauseElseCut) {
   const auto r = speech_timestamps(p, samples_of(p), o);
   ASSERT_EQ(r.size(), 2U);
   EXPECT_EQ(r[0].begin, 0U);
-  EXPECT_EQ(r[0].end, 10240U + 480U);  // split where the pause began
+  EXPECT_EQ(r[0].end, 10240U + 480U);    // split where the pause began
   EXPECT_EQ(r[1].begin, 12800U - 480U);  // and went on where speech resumed
-  EXPECT_EQ(r[1].end, 27648U + 480U);  // then cut (no pause): what follows is too short
+  EXPECT_EQ(r[1].end, 27648U + 480U);    // then cut (no pause): what follows is too short
 }
 
 TEST(SpeechTimestamps, NothingFromSilenceOrNoProbabilities) {
