@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -31,5 +32,28 @@ std::vector<float> decode_audio(std::span<const std::uint8_t> bytes,
 // Throws earshot::Error(kIo) when the file cannot be opened or read.
 std::vector<float> decode_audio_file(const std::filesystem::path& path,
                                      const AudioDecodeOptions& options = {});
+
+// Live PCM16 mono audio at `input_rate` to 16 kHz float samples, piece by piece, the
+// resampler's state carried from one piece to the next (as a stream's audio arrives in
+// network messages). 16 kHz input passes through exactly as sample / 32768.
+class PcmStreamResampler {
+ public:
+  // Throws Error(kInvalidArgument) for a rate outside 8000..192000 Hz.
+  explicit PcmStreamResampler(int input_rate);
+  ~PcmStreamResampler();
+  PcmStreamResampler(const PcmStreamResampler&) = delete;
+  PcmStreamResampler& operator=(const PcmStreamResampler&) = delete;
+
+  int input_rate() const { return input_rate_; }
+  // Appends the 16 kHz samples that `pcm` (little-endian int16 samples) gives to `out`.
+  void push(std::span<const std::int16_t> pcm, std::vector<float>& out);
+  // Appends what the resampler still holds, and starts over.
+  void flush(std::vector<float>& out);
+
+ private:
+  struct Impl;
+  int input_rate_;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace earshot

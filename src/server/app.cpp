@@ -14,6 +14,7 @@
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
+#include "server/realtime_routes.h"
 #include "server/signal_watcher.h"
 #include "server/static_routes.h"
 #include "server/token_auth.h"
@@ -150,6 +151,7 @@ int serve(const Config& config) {
   });
   add_static_routes(router);
   add_transcription_routes(router, service);
+  add_realtime_routes(router, service, config.realtime);
   const bool separate_metrics = config.metrics.enabled && config.metrics.port != 0;
   if (config.metrics.enabled && !separate_metrics)
     add_metrics_route(router, metrics, jobs, models, true);

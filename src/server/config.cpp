@@ -352,6 +352,29 @@ void parse_engine(const Reader& r, const json& e, EngineConfig& out) {
     out.precision = parse_precision_key(r, e["precision"], k + ".precision");
 }
 
+void parse_realtime(const Reader& r, const json& e, RealtimeConfig& out) {
+  const std::string k = "realtime";
+  r.expect_object(e, k);
+  r.only_keys(
+      e, k, {"max_sessions", "max_utterance_seconds", "max_buffer_seconds", "partial_interval_ms"});
+  if (e.contains("max_sessions"))
+    out.max_sessions = r.unsigned_int(e["max_sessions"], k + ".max_sessions", 0, 10000);
+  const auto seconds = [&](const char* key, double lo, double hi, double& v) {
+    if (!e.contains(key)) return;
+    if (!e[key].is_number() || e[key].get<double>() < lo || e[key].get<double>() > hi) {
+      r.fail(k + "." + key, "expected seconds from " + std::to_string(static_cast<int>(lo)) +
+                                " to " + std::to_string(static_cast<int>(hi)));
+    }
+    v = e[key].get<double>();
+  };
+  seconds("max_utterance_seconds", 2, 30, out.max_utterance_seconds);
+  seconds("max_buffer_seconds", 1, 3600, out.max_buffer_seconds);
+  if (e.contains("partial_interval_ms")) {
+    out.partial_interval_ms = static_cast<int>(
+        r.unsigned_int(e["partial_interval_ms"], k + ".partial_interval_ms", 100, 60000));
+  }
+}
+
 // Checks that hold across keys (also after command-line overrides; see check_models).
 void validate_engine(const Reader& r, const EngineConfig& e) {
   if (!e.default_model.empty()) {
@@ -379,7 +402,7 @@ Config parse_config(const std::string& text, const std::filesystem::path& source
   Config config;
   config.source = source;
   r.expect_object(doc, "");
-  r.only_keys(doc, "", {"server", "models", "engine", "log"});
+  r.only_keys(doc, "", {"server", "models", "engine", "realtime", "log"});
   if (!doc.contains("server"))
     r.fail("server", "missing: expected {\"server\": {\"http\": {...}}}");
   const auto& server = doc["server"];
@@ -391,6 +414,7 @@ Config parse_config(const std::string& text, const std::filesystem::path& source
   if (server.contains("metrics")) parse_metrics(r, server["metrics"], config.metrics);
   if (doc.contains("models")) parse_models(r, doc["models"], config.engine);
   if (doc.contains("engine")) parse_engine(r, doc["engine"], config.engine);
+  if (doc.contains("realtime")) parse_realtime(r, doc["realtime"], config.realtime);
   if (doc.contains("log")) parse_log(r, doc["log"], config.log);
   validate_engine(r, config.engine);
   return config;

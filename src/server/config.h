@@ -32,8 +32,9 @@ struct HttpConfig {
   std::uint64_t request_max_size = 10485760;  // bytes of request body, as aiohttp's client_max_size
   std::vector<TokenEntry> allowed_tokens;     // at least one is required
   std::vector<std::string> auth_schemes = {"Token", "Bearer"};  // compared case-insensitively
-  std::chrono::milliseconds header_timeout{10000};              // to receive a whole request header
-  std::chrono::milliseconds body_timeout{60000};                // to receive a whole request body
+  std::size_t websocket_max_message = 16 << 20;     // bytes of one WebSocket message; more: 1009
+  std::chrono::milliseconds header_timeout{10000};  // to receive a whole request header
+  std::chrono::milliseconds body_timeout{60000};    // to receive a whole request body
   std::chrono::milliseconds idle_timeout{30000};    // keep-alive wait for the next request
   std::chrono::milliseconds shutdown_grace{30000};  // in-flight requests' deadline on SIGTERM
   std::size_t max_connections = 1024;               // open connections; more get 503 and close
@@ -79,6 +80,14 @@ struct MetricsConfig {
   std::uint16_t port = 0;          // 0 = serve /metrics on the main port, authenticated
 };
 
+// Realtime transcription sessions (GET /v1/realtime, docs/realtime.md).
+struct RealtimeConfig {
+  std::size_t max_sessions = 8;         // open sessions; more are refused before the upgrade
+  double max_utterance_seconds = 30.0;  // longer speech is cut at its last pause
+  double max_buffer_seconds = 60.0;     // uncommitted audio held without turn detection
+  int partial_interval_ms = 750;        // a partial decode per this much new speech
+};
+
 struct LogConfig {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
   LogFormat format = LogFormat::kText;
@@ -88,6 +97,7 @@ struct Config {
   HttpConfig http;
   MetricsConfig metrics;
   EngineConfig engine;
+  RealtimeConfig realtime;
   LogConfig log;
   std::filesystem::path source;  // the file it was read from, for messages and SIGHUP reload
 };

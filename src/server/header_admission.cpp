@@ -2,6 +2,28 @@
 
 namespace earshot::server {
 
+namespace {
+
+// The token a WebSocket upgrade carries as a subprotocol, if any.
+std::optional<std::string> subprotocol_key(const Request& header) {
+  const auto it = header.find(http::field::sec_websocket_protocol);
+  if (it == header.end()) return std::nullopt;
+  const std::string_view offered(it->value().data(), it->value().size());
+  for (std::size_t at = 0; at <= offered.size();) {
+    const std::size_t comma = std::min(offered.find(',', at), offered.size());
+    std::string_view name = offered.substr(at, comma - at);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    if (name.starts_with(kSubprotocolKeyPrefix) && name.size() > kSubprotocolKeyPrefix.size()) {
+      return std::string(name.substr(kSubprotocolKeyPrefix.size()));
+    }
+    at = comma + 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 HeaderAdmission admit_header(const Request& header, std::optional<std::uint64_t> content_length,
                              const Router& router, const TokenAuth& auth, const HttpConfig& config,
                              std::optional<std::chrono::seconds> blocked_for) {
@@ -38,7 +60,15 @@ HeaderAdmission admit_header(const Request& header, std::optional<std::uint64_t>
     const auto it = header.find(http::field::authorization);
     std::optional<std::string_view> value;
     if (it != header.end()) value = std::string_view(it->value().data(), it->value().size());
-    const auto decision = auth.decide(value);
+    auto decision = auth.decide(value);
+    // On a WebSocket route without an Authorization header, the token may come as a
+    // subprotocol (kSubprotocolKeyPrefix), checked by the same rules as a Bearer token.
+    if (!value && out.route != nullptr && router.websocket(out.path) != nullptr) {
+      if (const auto key = subprotocol_key(header)) {
+        decision = auth.decide("Bearer " + *key);
+        if (!decision.accepted()) decision = auth.decide("Token " + *key);
+      }
+    }
     if (!decision.accepted()) {
       refuse(static_cast<http::status>(decision.http_status()), std::string(decision.reason()))
           .auth_failed = true;

@@ -11,6 +11,7 @@
 #include "server/header_admission.h"
 #include "server/http_server.h"
 #include "server/limit_breach.h"
+#include "server/websocket_session.h"
 
 namespace earshot::server {
 
@@ -476,6 +477,10 @@ template <class Stream>
 void BasicHttpSession<Stream>::dispatch() {
   disarm_deadline();
   lowest().expires_never();
+  if (server_.router().websocket(context_.path) != nullptr) {
+    upgrade();
+    return;
+  }
   auto& req = parser_->get();
   client_gone_ = std::make_shared<std::atomic<bool>>(false);
   auto exchange =
@@ -490,6 +495,66 @@ void BasicHttpSession<Stream>::dispatch() {
     exchange->respond(error_response(http::status::internal_server_error, "Internal server error",
                                      route_->error_style, req.version(), false));
   }
+}
+
+namespace {
+
+// The subprotocol to answer an upgrade offering `offered` (comma-separated) with: "realtime"
+// when offered (OpenAI's browser client offers it beside its key), else the first that is not
+// a credential, else none. A browser fails the connection when the answer names none of
+// those it offered.
+std::string choose_subprotocol(std::string_view offered) {
+  std::vector<std::string> names;
+  for (std::size_t at = 0; at <= offered.size();) {
+    const std::size_t comma = std::min(offered.find(',', at), offered.size());
+    std::string_view name = offered.substr(at, comma - at);
+    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (!name.empty()) names.emplace_back(name);
+    at = comma + 1;
+  }
+  for (const auto& n : names) {
+    if (n == "realtime") return n;
+  }
+  for (const auto& n : names) {
+    if (!n.starts_with(kSubprotocolKeyPrefix)) return n;
+  }
+  return names.empty() ? "" : names.front();
+}
+
+}  // namespace
+
+// A WebSocket route: the upgrade is checked (a WebSocket request, the route's own admission
+// such as a session limit), then the connection leaves this session for a WebSocketSession.
+template <class Stream>
+void BasicHttpSession<Stream>::upgrade() {
+  auto& req = parser_->get();
+  if (!beast::websocket::is_upgrade(req)) {
+    close_after_write_ = true;
+    auto res = error_response(http::status::upgrade_required,
+                              "this route takes a WebSocket connection (Upgrade: websocket)",
+                              route_->error_style, req.version(), false);
+    res.set(http::field::upgrade, "websocket");
+    send(std::move(res));
+    return;
+  }
+  WebSocketAdmission admission = (*server_.router().websocket(context_.path))(req, context_);
+  if (admission.status != http::status::ok || !admission.open) {
+    close_after_write_ = true;
+    send(error_response(admission.status, admission.message, route_->error_style, req.version(),
+                        false, {}, admission.code));
+    return;
+  }
+  const auto offered = req[http::field::sec_websocket_protocol];
+  const std::string subprotocol =
+      choose_subprotocol(std::string_view(offered.data(), offered.size()));
+  log_access(101, 0);
+  state_ = State::kClosed;
+  auto ws = std::make_shared<WebSocketSession<Stream>>(std::move(stream_), server_, context_.remote,
+                                                       context_.path,
+                                                       server_.config().websocket_max_message);
+  server_.on_session_start(ws);
+  ws->accept(parser_->release(), subprotocol, std::move(admission.open));
 }
 
 // A readable socket while the request is being handled means the client either hung up

@@ -84,6 +84,7 @@ class BasicHttpSession final : public Session,
   void read_body();
   void on_body(boost::beast::error_code ec);
   void dispatch();
+  void upgrade();
   // Streaming answers (see Exchange): chunks queued and written in order.
   void stream_start(Response&& head);
   void stream_write(std::string data);

@@ -10,6 +10,18 @@ void Router::add(Route route) {
   routes_.push_back(std::move(route));
 }
 
+void Router::add_websocket(Route route, WebSocketAdmit admit) {
+  websockets_.emplace_back(route.path, std::move(admit));
+  add(std::move(route));
+}
+
+const WebSocketAdmit* Router::websocket(std::string_view path) const {
+  for (const auto& [p, admit] : websockets_) {
+    if (p == path) return &admit;
+  }
+  return nullptr;
+}
+
 const Route* Router::find(std::string_view path) const {
   for (const auto& r : routes_) {
     if (r.path == path) return &r;

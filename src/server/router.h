@@ -4,6 +4,7 @@
 // errors are shaped (the original server's or OpenAI's envelope).
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -51,6 +52,37 @@ class Exchange {
 
 using Handler = std::function<void(Request&, const RequestContext&, std::shared_ptr<Exchange>)>;
 
+// A WebSocket connection's way to its client. Thread-safe: messages may be sent from any
+// thread; they go out in order. A client that does not read them fast enough is dropped
+// (close code 1008) rather than let the queue grow.
+class WebSocketChannel {
+ public:
+  virtual ~WebSocketChannel() = default;
+  virtual void send_text(std::string message) = 0;
+  // Closes with `code` (RFC 6455 section 7.4) once what is queued is written.
+  virtual void close(std::uint16_t code, std::string reason) = 0;
+};
+
+// What a WebSocket route does with one connection: its messages in order, on the
+// connection's own strand (one at a time), then on_closed once, whoever closed it.
+class WebSocketHandler {
+ public:
+  virtual ~WebSocketHandler() = default;
+  virtual void on_message(std::string_view data, bool text) = 0;
+  virtual void on_closed() = 0;
+};
+
+// A WebSocket route's decision on an upgrade request, taken before the handshake: an HTTP
+// refusal, or how to open the connection (`open` gets the channel once the handshake is
+// done; what it captures, such as a reserved session slot, lives as long as the handler).
+struct WebSocketAdmission {
+  http::status status = http::status::ok;  // not ok: refused with this status
+  std::string message;
+  std::string code;
+  std::function<std::shared_ptr<WebSocketHandler>(std::shared_ptr<WebSocketChannel>)> open;
+};
+using WebSocketAdmit = std::function<WebSocketAdmission(const Request&, const RequestContext&)>;
+
 struct Route {
   std::string path;
   std::vector<http::verb> methods;  // GET implies HEAD
@@ -62,6 +94,11 @@ struct Route {
 class Router {
  public:
   void add(Route route);
+  // A WebSocket route: a GET with Upgrade: websocket, admitted by `admit` (the route's
+  // handler answers requests that are no upgrade).
+  void add_websocket(Route route, WebSocketAdmit admit);
+  // The admission of the WebSocket route at `path`, nullptr when it is none.
+  const WebSocketAdmit* websocket(std::string_view path) const;
   // nullptr when no route has this path.
   const Route* find(std::string_view path) const;
   static bool allows(const Route& route, http::verb method);
@@ -70,6 +107,7 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  std::vector<std::pair<std::string, WebSocketAdmit>> websockets_;
 };
 
 // The error style for a path no route matched: OpenAI's under /v1/, the original elsewhere.

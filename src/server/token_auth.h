@@ -33,6 +33,10 @@ struct AuthDecision {
   std::string_view reason() const;  // the original server's message
 };
 
+// A browser cannot set headers on a WebSocket: OpenAI's browser client passes the key as a
+// subprotocol "openai-insecure-api-key.<key>", which the WebSocket routes accept as a token.
+inline constexpr std::string_view kSubprotocolKeyPrefix = "openai-insecure-api-key.";
+
 class TokenAuth {
  public:
   // Hashes plaintext tokens; ConfigError-free: the config parser already validated entries.
