@@ -30,8 +30,8 @@ PcmStreamResampler::PcmStreamResampler(int input_rate) : input_rate_(input_rate)
   impl_->swr.reset(raw);
   if (rc >= 0) rc = swr_init(impl_->swr.get());
   if (rc < 0) {
-    throw Error(ErrorCode::kInternal, "cannot set up resampling from " +
-                                          std::to_string(input_rate) + " Hz");
+    throw Error(ErrorCode::kInternal,
+                "cannot set up resampling from " + std::to_string(input_rate) + " Hz");
   }
 }
 

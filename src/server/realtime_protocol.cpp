@@ -13,8 +13,8 @@ std::optional<ProtocolError> only_keys(const json& object, const std::string& wh
                                        std::initializer_list<std::string_view> keys) {
   for (const auto& [key, unused] : object.items()) {
     if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
-      return ProtocolError{"unknown_parameter",
-                           "Unknown parameter: '" + where + "." + key + "'.", where + "." + key};
+      return ProtocolError{"unknown_parameter", "Unknown parameter: '" + where + "." + key + "'.",
+                           where + "." + key};
     }
   }
   return std::nullopt;
@@ -52,10 +52,10 @@ std::optional<ProtocolError> read_turn_detection(const json& t, const std::strin
     return std::nullopt;
   }
   if (!t.is_object()) return invalid(where, "Expected an object or null.");
-  if (auto e = only_keys(t, where,
-                         {"type", "threshold", "prefix_padding_ms", "silence_duration_ms",
-                          "create_response", "interrupt_response", "idle_timeout_ms",
-                          "eagerness"})) {
+  if (auto e =
+          only_keys(t, where,
+                    {"type", "threshold", "prefix_padding_ms", "silence_duration_ms",
+                     "create_response", "interrupt_response", "idle_timeout_ms", "eagerness"})) {
     return e;
   }
   const std::string type = t.value("type", "server_vad");
@@ -73,9 +73,10 @@ std::optional<ProtocolError> read_turn_detection(const json& t, const std::strin
   }
   const auto ms = [&](const char* key, int lo, int hi, int& out) -> std::optional<ProtocolError> {
     if (!t.contains(key)) return std::nullopt;
-    if (!t[key].is_number_integer() || t[key].get<long long>() < lo || t[key].get<long long>() > hi) {
-      return invalid(where + "." + key,
-                     "Expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi) + ".");
+    if (!t[key].is_number_integer() || t[key].get<long long>() < lo ||
+        t[key].get<long long>() > hi) {
+      return invalid(where + "." + key, "Expected an integer from " + std::to_string(lo) + " to " +
+                                            std::to_string(hi) + ".");
     }
     out = t[key].get<int>();
     return std::nullopt;
@@ -107,13 +108,14 @@ std::optional<ProtocolError> read_include(const json& i, const std::string& wher
 }
 
 std::optional<ProtocolError> read_current(const json& session, RealtimeSettings& s) {
-  if (auto e = only_keys(session, "session",
-                         {"type", "audio", "include", "id", "object", "model", "expires_at",
-                          "client_secret"})) {
+  if (auto e = only_keys(
+          session, "session",
+          {"type", "audio", "include", "id", "object", "model", "expires_at", "client_secret"})) {
     return e;
   }
   if (session.contains("type") && session["type"] != "transcription") {
-    return invalid("session.type", "This server holds transcription sessions: expected 'transcription'.");
+    return invalid("session.type",
+                   "This server holds transcription sessions: expected 'transcription'.");
   }
   if (session.contains("include")) {
     if (auto e = read_include(session["include"], "session.include", s)) return e;
@@ -148,7 +150,8 @@ std::optional<ProtocolError> read_current(const json& session, RealtimeSettings&
     if (auto e = read_transcription(input["transcription"], where + ".transcription", s)) return e;
   }
   if (input.contains("turn_detection")) {
-    if (auto e = read_turn_detection(input["turn_detection"], where + ".turn_detection", s)) return e;
+    if (auto e = read_turn_detection(input["turn_detection"], where + ".turn_detection", s))
+      return e;
   }
   return std::nullopt;
 }
@@ -163,7 +166,8 @@ std::optional<ProtocolError> read_beta(const json& session, RealtimeSettings& s)
   if (session.contains("input_audio_format")) {
     const auto& f = session["input_audio_format"];
     if (f != "pcm16") {
-      return invalid("session.input_audio_format", "Only 'pcm16' (24 kHz PCM16 mono) is supported.");
+      return invalid("session.input_audio_format",
+                     "Only 'pcm16' (24 kHz PCM16 mono) is supported.");
     }
     s.input_rate = 24000;
   }
@@ -174,7 +178,8 @@ std::optional<ProtocolError> read_beta(const json& session, RealtimeSettings& s)
     }
   }
   if (session.contains("turn_detection")) {
-    if (auto e = read_turn_detection(session["turn_detection"], "session.turn_detection", s)) return e;
+    if (auto e = read_turn_detection(session["turn_detection"], "session.turn_detection", s))
+      return e;
   }
   if (session.contains("include")) {
     if (auto e = read_include(session["include"], "session.include", s)) return e;

@@ -16,26 +16,26 @@
 namespace earshot::server {
 
 struct ServerVadSettings {
-  double threshold = 0.5;        // speech at a Silero probability at or above this
-  int prefix_padding_ms = 300;   // audio kept before the speech started
+  double threshold = 0.5;         // speech at a Silero probability at or above this
+  int prefix_padding_ms = 300;    // audio kept before the speech started
   int silence_duration_ms = 500;  // this much silence ends the turn
 };
 
 struct RealtimeSettings {
-  bool beta = false;            // the client speaks the beta shape: answer in it
-  int input_rate = 24000;       // PCM16 mono sample rate of input_audio_buffer.append
+  bool beta = false;       // the client speaks the beta shape: answer in it
+  int input_rate = 24000;  // PCM16 mono sample rate of input_audio_buffer.append
   std::string model = "whisper-1";
-  std::string language;         // "" = detect
+  std::string language;  // "" = detect
   std::string prompt;
   std::optional<ServerVadSettings> turn_detection;  // nullopt: the client commits
-  bool logprobs = false;        // include: item.input_audio_transcription.logprobs
+  bool logprobs = false;  // include: item.input_audio_transcription.logprobs
 };
 
 // An event the client sent that cannot be used: answered with an `error` event.
 struct ProtocolError {
-  std::string code;     // "invalid_value", "unknown_parameter", ...
+  std::string code;  // "invalid_value", "unknown_parameter", ...
   std::string message;
-  std::string param;    // "session.audio.input.format.rate", ...
+  std::string param;  // "session.audio.input.format.rate", ...
 };
 
 // Applies a session.update / transcription_session.update event's "session" to `settings`

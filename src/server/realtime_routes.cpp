@@ -98,9 +98,8 @@ void add_realtime_routes(Router& router, std::shared_ptr<const TranscriptionServ
     const bool beta =
         offers(std::string_view(beta_header.data(), beta_header.size()), "realtime=v1") ||
         offers(std::string_view(protocols.data(), protocols.size()), "openai-beta.realtime-v1");
-    a.open = [service, config, slot, beta, label = ctx.token_label,
-              remote = ctx.remote](std::shared_ptr<WebSocketChannel> channel)
-        -> std::shared_ptr<WebSocketHandler> {
+    a.open = [service, config, slot, beta, label = ctx.token_label, remote = ctx.remote](
+                 std::shared_ptr<WebSocketChannel> channel) -> std::shared_ptr<WebSocketHandler> {
       auto session = std::make_shared<RealtimeSession>(service, config, std::move(channel),
                                                        random_id("sess_"), label, remote, beta);
       session->start();

@@ -96,9 +96,9 @@ void RealtimeSession::on_message(std::string_view data, bool text) {
 }
 
 void RealtimeSession::handle(const json& event) {
-  const std::string event_id =
-      event.contains("event_id") && event["event_id"].is_string() ? event["event_id"].get<std::string>()
-                                                                  : "";
+  const std::string event_id = event.contains("event_id") && event["event_id"].is_string()
+                                   ? event["event_id"].get<std::string>()
+                                   : "";
   if (!event.contains("type") || !event["type"].is_string()) {
     fail({"missing_required_parameter", "Missing required parameter: 'type'.", "type"}, event_id);
     return;
@@ -194,10 +194,10 @@ void RealtimeSession::append(const json& event, const std::string& event_id) {
   }
   const auto& text = event["audio"].get_ref<const std::string&>();
   if (text.size() > kMaxAppendChars) {
-    fail({"invalid_value",
-          "Audio of one append is limited to 15 MiB of base64; send it in smaller pieces.",
-          "audio"},
-         event_id);
+    fail(
+        {"invalid_value",
+         "Audio of one append is limited to 15 MiB of base64; send it in smaller pieces.", "audio"},
+        event_id);
     return;
   }
   const auto bytes = decode_base64(text);
@@ -228,7 +228,8 @@ void RealtimeSession::append(const json& event, const std::string& event_id) {
     if (!current_) current_ = Utterance{next_item_id(), {}, {}, false};
     if (current_->samples.size() + samples.size() > cap) {
       fail({"input_audio_buffer_full",
-            "The input audio buffer holds " + std::to_string(static_cast<int>(config_.max_buffer_seconds)) +
+            "The input audio buffer holds " +
+                std::to_string(static_cast<int>(config_.max_buffer_seconds)) +
                 " s at most (realtime.max_buffer_seconds): commit it.",
             "audio"},
            event_id);
@@ -282,7 +283,8 @@ void RealtimeSession::process_chunk(std::span<const float> chunk) {
 }
 
 void RealtimeSession::begin_speech(std::size_t chunk_start) {
-  current_ = Utterance{next_item_id(), std::vector<float>(prefix_.begin(), prefix_.end()), {}, false};
+  current_ =
+      Utterance{next_item_id(), std::vector<float>(prefix_.begin(), prefix_.end()), {}, false};
   speech_start_ = chunk_start - prefix_.size();
   prefix_.clear();
   silence_run_ = 0;
@@ -300,7 +302,8 @@ void RealtimeSession::end_speech(std::size_t audio_end_sample, bool cut) {
   std::vector<float> rest;
   if (cut) {
     const std::size_t at = last_pause_ > kSampleRate ? last_pause_ : current_->samples.size();
-    rest.assign(current_->samples.begin() + static_cast<std::ptrdiff_t>(at), current_->samples.end());
+    rest.assign(current_->samples.begin() + static_cast<std::ptrdiff_t>(at),
+                current_->samples.end());
     current_->samples.resize(at);
     audio_end_sample = speech_start_ + at;
   } else {
@@ -399,14 +402,15 @@ void RealtimeSession::run_decode(const std::string& item_id, std::vector<float> 
     if (kind == Decode::kFinal) {
       const Utterance u = std::move(finals_.front());
       finals_.pop_front();
-      send({{"type", "conversation.item.input_audio_transcription.failed"},
-            {"item_id", u.item_id},
-            {"content_index", 0},
-            {"error",
-             {{"type", "server_error"},
-              {"code", "server_busy"},
-              {"message", "The server's transcription queue is full; the turn was not transcribed."},
-              {"param", nullptr}}}});
+      send(
+          {{"type", "conversation.item.input_audio_transcription.failed"},
+           {"item_id", u.item_id},
+           {"content_index", 0},
+           {"error",
+            {{"type", "server_error"},
+             {"code", "server_busy"},
+             {"message", "The server's transcription queue is full; the turn was not transcribed."},
+             {"param", nullptr}}}});
     }
   }
 }
@@ -448,7 +452,9 @@ void RealtimeSession::decoded(const std::string& item_id, Decode kind, const Tra
           {"item_id", item_id},
           {"content_index", 0},
           {"error",
-           {{"type", "server_error"}, {"code", "transcription_failed"}, {"message", failure},
+           {{"type", "server_error"},
+            {"code", "transcription_failed"},
+            {"message", failure},
             {"param", nullptr}}}});
     schedule();
     return;
@@ -460,13 +466,14 @@ void RealtimeSession::decoded(const std::string& item_id, Decode kind, const Tra
           {"content_index", 0},
           {"delta", delta}});
   }
-  json completed = {{"type", "conversation.item.input_audio_transcription.completed"},
-                    {"item_id", item_id},
-                    {"content_index", 0},
-                    {"transcript", u.agreement.given()},
-                    {"usage",
-                     {{"type", "duration"},
-                      {"seconds", std::round(static_cast<double>(u.samples.size()) / 16.0) / 1000.0}}}};
+  json completed = {
+      {"type", "conversation.item.input_audio_transcription.completed"},
+      {"item_id", item_id},
+      {"content_index", 0},
+      {"transcript", u.agreement.given()},
+      {"usage",
+       {{"type", "duration"},
+        {"seconds", std::round(static_cast<double>(u.samples.size()) / 16.0) / 1000.0}}}};
   if (settings_.logprobs) {
     json logprobs = json::array();
     for (const auto& s : result->segments) {

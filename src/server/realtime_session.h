@@ -77,18 +77,18 @@ class RealtimeSession final : public WebSocketHandler,
   bool configured_ = false;  // a session.update has been applied
   std::unique_ptr<PcmStreamResampler> resampler_;
   std::unique_ptr<VadStream> vad_;
-  std::vector<float> pending_;       // resampled samples short of a VAD chunk
-  std::size_t received_ = 0;         // 16 kHz samples received in the session
-  std::deque<float> prefix_;         // the last prefix_padding_ms before speech (server_vad)
+  std::vector<float> pending_;        // resampled samples short of a VAD chunk
+  std::size_t received_ = 0;          // 16 kHz samples received in the session
+  std::deque<float> prefix_;          // the last prefix_padding_ms before speech (server_vad)
   std::optional<Utterance> current_;  // speech being heard (or, without VAD, the buffer)
-  std::size_t speech_start_ = 0;     // session sample where current_ began
-  std::size_t silence_run_ = 0;      // samples of low probability at the end of current_
-  std::size_t last_pause_ = 0;       // in current_: where its last pause of 96 ms or more ended
-  std::size_t partial_at_ = 0;       // current_'s size at its last partial decode
-  std::deque<Utterance> finals_;     // committed, waiting for their final decode, in order
+  std::size_t speech_start_ = 0;      // session sample where current_ began
+  std::size_t silence_run_ = 0;       // samples of low probability at the end of current_
+  std::size_t last_pause_ = 0;        // in current_: where its last pause of 96 ms or more ended
+  std::size_t partial_at_ = 0;        // current_'s size at its last partial decode
+  std::deque<Utterance> finals_;      // committed, waiting for their final decode, in order
   std::map<std::string, LocalAgreement> agreements_;  // items being decoded
-  std::string last_item_;            // the previous committed item (previous_item_id)
-  bool decoding_ = false;            // a job of this session is queued or running
+  std::string last_item_;  // the previous committed item (previous_item_id)
+  bool decoding_ = false;  // a job of this session is queued or running
   std::uint64_t next_item_ = 0;
   std::uint64_t next_event_ = 0;
   bool closed_ = false;

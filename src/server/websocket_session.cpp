@@ -9,9 +9,8 @@ namespace websocket = beast::websocket;
 namespace net = boost::asio;
 
 template <class Stream>
-WebSocketSession<Stream>::WebSocketSession(Stream&& stream, HttpServer& server,
-                                           std::string remote, std::string path,
-                                           std::size_t max_message_bytes)
+WebSocketSession<Stream>::WebSocketSession(Stream&& stream, HttpServer& server, std::string remote,
+                                           std::string path, std::size_t max_message_bytes)
     : ws_(std::move(stream)),
       server_(server),
       remote_(std::move(remote)),
@@ -35,37 +34,36 @@ void WebSocketSession<Stream>::accept(
   timeout.idle_timeout = std::chrono::seconds(60);
   timeout.keep_alive_pings = true;
   ws_.set_option(timeout);
-  ws_.set_option(websocket::stream_base::decorator(
-      [subprotocol](websocket::response_type& res) {
-        res.set(http::field::server, "earshot");
-        if (!subprotocol.empty()) res.set(http::field::sec_websocket_protocol, subprotocol);
-      }));
+  ws_.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& res) {
+    res.set(http::field::server, "earshot");
+    if (!subprotocol.empty()) res.set(http::field::sec_websocket_protocol, subprotocol);
+  }));
   ws_.read_message_max(max_message_bytes_);
   auto req = std::make_shared<Request>(std::move(request));
-  ws_.async_accept(*req, [self = this->shared_from_this(), req,
-                          open = std::move(open)](beast::error_code ec) {
-    if (ec) {
-      self->server_.log().info("{} {} WebSocket handshake failed: {}", self->remote_,
-                               self->path_, ec.message());
-      self->finished_ = true;
-      return;
-    }
-    self->server_.log().info("{} {} WebSocket open", self->remote_, self->path_);
-    self->handler_ = open(self);
-    if (!self->handler_) {
-      self->start_close(websocket::close_code::internal_error, "no handler");
-      return;
-    }
-    self->read_next();
-  });
+  ws_.async_accept(
+      *req, [self = this->shared_from_this(), req, open = std::move(open)](beast::error_code ec) {
+        if (ec) {
+          self->server_.log().info("{} {} WebSocket handshake failed: {}", self->remote_,
+                                   self->path_, ec.message());
+          self->finished_ = true;
+          return;
+        }
+        self->server_.log().info("{} {} WebSocket open", self->remote_, self->path_);
+        self->handler_ = open(self);
+        if (!self->handler_) {
+          self->start_close(websocket::close_code::internal_error, "no handler");
+          return;
+        }
+        self->read_next();
+      });
 }
 
 template <class Stream>
 void WebSocketSession<Stream>::read_next() {
-  ws_.async_read(buffer_, [self = this->shared_from_this()](beast::error_code ec,
-                                                           std::size_t bytes) {
-    self->on_read(ec, bytes);
-  });
+  ws_.async_read(buffer_,
+                 [self = this->shared_from_this()](beast::error_code ec, std::size_t bytes) {
+                   self->on_read(ec, bytes);
+                 });
 }
 
 template <class Stream>
@@ -75,8 +73,7 @@ void WebSocketSession<Stream>::on_read(beast::error_code ec, std::size_t) {
       server_.log().warn("{} {} WebSocket message over {} bytes: closed (1009)", remote_, path_,
                          max_message_bytes_);
     } else if (ec == beast::error::timeout) {
-      server_.log().info("{} {} WebSocket client stopped answering pings: dropped", remote_,
-                         path_);
+      server_.log().info("{} {} WebSocket client stopped answering pings: dropped", remote_, path_);
     } else if (ec != websocket::error::closed && ec != net::error::operation_aborted) {
       server_.log().debug("{} {} WebSocket read: {}", remote_, path_, ec.message());
     }
@@ -85,8 +82,8 @@ void WebSocketSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   }
   if (handler_) {
     const auto data = buffer_.cdata();
-    handler_->on_message(
-        std::string_view(static_cast<const char*>(data.data()), data.size()), ws_.got_text());
+    handler_->on_message(std::string_view(static_cast<const char*>(data.data()), data.size()),
+                         ws_.got_text());
   }
   buffer_.consume(buffer_.size());
   if (!finished_) read_next();
@@ -94,19 +91,21 @@ void WebSocketSession<Stream>::on_read(beast::error_code ec, std::size_t) {
 
 template <class Stream>
 void WebSocketSession<Stream>::send_text(std::string message) {
-  net::post(ws_.get_executor(), [self = this->shared_from_this(), m = std::move(message)]() mutable {
-    if (self->closing_ || self->finished_) return;
-    self->queued_bytes_ += m.size();
-    if (self->queued_bytes_ > kWebSocketMaxQueuedBytes) {
-      self->server_.log().warn("{} {} WebSocket client reads too slowly ({} bytes unsent): "
-                               "dropped",
-                               self->remote_, self->path_, self->queued_bytes_);
-      self->close_now();
-      return;
-    }
-    self->queue_.push_back(std::move(m));
-    if (!self->writing_) self->write_next();
-  });
+  net::post(ws_.get_executor(),
+            [self = this->shared_from_this(), m = std::move(message)]() mutable {
+              if (self->closing_ || self->finished_) return;
+              self->queued_bytes_ += m.size();
+              if (self->queued_bytes_ > kWebSocketMaxQueuedBytes) {
+                self->server_.log().warn(
+                    "{} {} WebSocket client reads too slowly ({} bytes unsent): "
+                    "dropped",
+                    self->remote_, self->path_, self->queued_bytes_);
+                self->close_now();
+                return;
+              }
+              self->queue_.push_back(std::move(m));
+              if (!self->writing_) self->write_next();
+            });
 }
 
 template <class Stream>
@@ -118,17 +117,17 @@ void WebSocketSession<Stream>::write_next() {
   }
   writing_ = true;
   ws_.text(true);
-  ws_.async_write(net::buffer(queue_.front()), [self = this->shared_from_this()](
-                                                   beast::error_code ec, std::size_t) {
-    self->queued_bytes_ -= self->queue_.front().size();
-    self->queue_.pop_front();
-    if (ec) {
-      self->writing_ = false;
-      self->finish();
-      return;
-    }
-    self->write_next();
-  });
+  ws_.async_write(net::buffer(queue_.front()),
+                  [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                    self->queued_bytes_ -= self->queue_.front().size();
+                    self->queue_.pop_front();
+                    if (ec) {
+                      self->writing_ = false;
+                      self->finish();
+                      return;
+                    }
+                    self->write_next();
+                  });
 }
 
 template <class Stream>

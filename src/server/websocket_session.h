@@ -38,9 +38,9 @@ class WebSocketSession final : public Session,
 
   // Answers the upgrade `request` (with `subprotocol` when not empty), then opens the
   // handler with `open` and starts reading.
-  void accept(Request request, std::string subprotocol,
-              std::function<std::shared_ptr<WebSocketHandler>(std::shared_ptr<WebSocketChannel>)>
-                  open);
+  void accept(
+      Request request, std::string subprotocol,
+      std::function<std::shared_ptr<WebSocketHandler>(std::shared_ptr<WebSocketChannel>)> open);
 
   void start() override {}
   void close_if_idle() override;

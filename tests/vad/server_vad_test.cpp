@@ -30,9 +30,10 @@ std::string multipart(const std::vector<std::pair<std::string, std::string>>& fi
   for (const auto& [name, value] : fields) {
     body += "--b\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
   }
-  body += "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
-          "Content-Type: audio/wav\r\n\r\n" +
-          audio + "\r\n--b--\r\n";
+  body +=
+      "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
+      "Content-Type: audio/wav\r\n\r\n" +
+      audio + "\r\n--b--\r\n";
   return body;
 }
 
@@ -86,8 +87,10 @@ TEST_F(ServerVad, SileroDropsWhatIsNotSpeechAndSaysSo) {
 
   for (const auto& fields : std::vector<std::vector<std::pair<std::string, std::string>>>{
            {{"chunking_strategy", "auto"}},
-           {{"chunking_strategy", R"({"type":"server_vad","threshold":0.6,"silence_duration_ms":500})"}},
-           {{"chunking_strategy[type]", "server_vad"}, {"chunking_strategy[prefix_padding_ms]", "200"}},
+           {{"chunking_strategy",
+             R"({"type":"server_vad","threshold":0.6,"silence_duration_ms":500})"}},
+           {{"chunking_strategy[type]", "server_vad"},
+            {"chunking_strategy[prefix_padding_ms]", "200"}},
            {{"vad_filter", "true"}},
        }) {
     r = transcribe(server.port(), fields, no_speech_);
@@ -142,13 +145,13 @@ TEST_F(ServerVad, WithoutAModelTheEnergyDetectorIsUsedAndNamed) {
 TEST_F(ServerVad, AVadModelThatDoesNotLoadStopsTheStart) {
   const auto config_path = dir_ / "config.json";
   std::ofstream(config_path) << config(R"(,"vad_model":)" + json(model_.path.string()).dump());
-  const auto [code, out] = run_command(earshot_binary().string() + " serve --config " +
-                                       config_path.string() + " 2>&1");
+  const auto [code, out] =
+      run_command(earshot_binary().string() + " serve --config " + config_path.string() + " 2>&1");
   EXPECT_EQ(code, 2) << out;
   EXPECT_NE(out.find("engine.vad_model"), std::string::npos) << out;
   std::ofstream(config_path) << config(R"(,"vad_model":"no-such-vad")");
-  const auto [code2, out2] = run_command(earshot_binary().string() + " serve --config " +
-                                         config_path.string() + " 2>&1");
+  const auto [code2, out2] =
+      run_command(earshot_binary().string() + " serve --config " + config_path.string() + " 2>&1");
   EXPECT_EQ(code2, 2) << out2;
   EXPECT_NE(out2.find("earshot models download silero-vad"), std::string::npos) << out2;
 }
