@@ -32,8 +32,8 @@ class RealtimeClient {
       error_ = ec.message();
       return;
     }
-    ws_.set_option(beast::websocket::stream_base::decorator(
-        [headers](beast::websocket::request_type& req) {
+    ws_.set_option(
+        beast::websocket::stream_base::decorator([headers](beast::websocket::request_type& req) {
           for (const auto& [k, v] : headers) req.set(k, v);
         }));
     ws_.read_message_max(64u << 20);
@@ -83,9 +83,9 @@ class RealtimeClient {
   }
 
   // Events until one of `type` (returned; the others into `seen`), or nullopt.
-  std::optional<nlohmann::json> wait_for(const std::string& type,
-                                         std::vector<nlohmann::json>* seen = nullptr,
-                                         std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  std::optional<nlohmann::json> wait_for(
+      const std::string& type, std::vector<nlohmann::json>* seen = nullptr,
+      std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     const auto until = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < until) {
       auto e = next(std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -56,7 +57,8 @@ std::string base64(const std::string& bytes) {
 std::string pcm16(const std::vector<float>& samples) {
   std::string out(samples.size() * 2, '\0');
   for (std::size_t i = 0; i < samples.size(); ++i) {
-    const auto v = static_cast<std::int16_t>(std::lround(std::fmax(-1.0F, std::fmin(1.0F, samples[i])) * 32767.0F));
+    const auto v = static_cast<std::int16_t>(
+        std::lround(std::fmax(-1.0F, std::fmin(1.0F, samples[i])) * 32767.0F));
     std::memcpy(out.data() + 2 * i, &v, 2);
   }
   return out;
@@ -79,7 +81,8 @@ class Realtime : public ::testing::Test {
     weights_ = silero_weights();
     if (!weights_) GTEST_SKIP() << kSileroWeightsMissing;
     dir_ = binary_dir() / "test-tmp" /
-           ("realtime-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("realtime-" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     std::filesystem::create_directories(dir_);
     model_ = write_scripted_model(dir_ / "ggml-scripted.bin");
     const json models = {{"scripted", model_.path.string()}};
@@ -124,12 +127,14 @@ TEST_F(Realtime, ASpokenTurnGivesSpeechEventsDeltasAndTheCompletedText) {
   std::vector<float> audio = speech;
   audio.resize(audio.size() + 16000, 0.0F);
   for (std::size_t at = 0; at < audio.size(); at += 1600) {
-    const std::vector<float> piece(audio.begin() + static_cast<std::ptrdiff_t>(at),
-                                   audio.begin() + static_cast<std::ptrdiff_t>(std::min(at + 1600, audio.size())));
+    const std::vector<float> piece(
+        audio.begin() + static_cast<std::ptrdiff_t>(at),
+        audio.begin() + static_cast<std::ptrdiff_t>(std::min(at + 1600, audio.size())));
     client.send({{"type", "input_audio_buffer.append"}, {"audio", base64(pcm16(piece))}});
   }
   std::vector<json> seen;
-  const auto completed = client.wait_for("conversation.item.input_audio_transcription.completed", &seen);
+  const auto completed =
+      client.wait_for("conversation.item.input_audio_transcription.completed", &seen);
   ASSERT_TRUE(completed) << "events: " << json(seen).dump();
   std::vector<std::string> types;
   std::string deltas;
@@ -158,7 +163,8 @@ TEST_F(Realtime, ASpokenTurnGivesSpeechEventsDeltasAndTheCompletedText) {
   }
   ASSERT_FALSE(item.empty()) << json(seen).dump();
   EXPECT_EQ(types.front(), "input_audio_buffer.speech_started");
-  EXPECT_NE(std::find(types.begin(), types.end(), "input_audio_buffer.speech_stopped"), types.end());
+  EXPECT_NE(std::find(types.begin(), types.end(), "input_audio_buffer.speech_stopped"),
+            types.end());
   EXPECT_NE(std::find(types.begin(), types.end(), "input_audio_buffer.committed"), types.end());
   EXPECT_EQ((*completed)["item_id"], item);
   EXPECT_EQ((*completed)["transcript"], expected_text());
@@ -195,7 +201,8 @@ TEST_F(Realtime, WithoutTurnDetectionTheClientCommitsInTheBetaShape) {
 
   // 24 kHz PCM16, as OpenAI's clients send it: two seconds of a tone, cleared, then again.
   std::vector<float> tone(48000);
-  for (std::size_t i = 0; i < tone.size(); ++i) tone[i] = 0.3F * std::sin(0.1F * static_cast<float>(i));
+  for (std::size_t i = 0; i < tone.size(); ++i)
+    tone[i] = 0.3F * std::sin(0.1F * static_cast<float>(i));
   client.send({{"type", "input_audio_buffer.append"}, {"audio", base64(pcm16(tone))}});
   client.send({{"type", "input_audio_buffer.clear"}});
   e = client.next();
@@ -208,7 +215,8 @@ TEST_F(Realtime, WithoutTurnDetectionTheClientCommitsInTheBetaShape) {
   ASSERT_EQ((*e)["type"], "input_audio_buffer.committed") << e->dump();
   const std::string item = (*e)["item_id"];
   std::vector<json> seen;
-  const auto completed = client.wait_for("conversation.item.input_audio_transcription.completed", &seen);
+  const auto completed =
+      client.wait_for("conversation.item.input_audio_transcription.completed", &seen);
   ASSERT_TRUE(completed) << json(seen).dump();
   EXPECT_EQ((*completed)["item_id"], item);
   EXPECT_EQ((*completed)["transcript"], expected_text());
@@ -262,11 +270,15 @@ TEST_F(Realtime, EveryMalformedEventGetsAnErrorEventAndTheSessionGoesOn) {
   client.send(current_update(44100, nullptr));
   expect_error("invalid_value", "session.audio.input.format.rate");
   client.send({{"type", "session.update"},
-               {"session", {{"type", "transcription"},
-                            {"audio", {{"input", {{"transcription", {{"model", "no-such-model"}}}}}}}}}});
+               {"session",
+                {{"type", "transcription"},
+                 {"audio", {{"input", {{"transcription", {{"model", "no-such-model"}}}}}}}}}});
   expect_error("model_not_found", "session.audio.input.transcription.model");
-  client.send({{"type", "session.update"},
-               {"session", {{"audio", {{"input", {{"turn_detection", {{"type", "server_vad"}, {"threshold", 3}}}}}}}}}});
+  client.send(
+      {{"type", "session.update"},
+       {"session",
+        {{"audio",
+          {{"input", {{"turn_detection", {{"type", "server_vad"}, {"threshold", 3}}}}}}}}}});
   expect_error("invalid_value", "session.audio.input.turn_detection.threshold");
 
   client.send(current_update(24000, nullptr));
@@ -279,7 +291,8 @@ TEST_F(Realtime, EveryMalformedEventGetsAnErrorEventAndTheSessionGoesOn) {
   expect_error("invalid_value", "audio");
   client.send({{"type", "input_audio_buffer.append"}, {"audio", base64("abc")}});  // odd bytes
   expect_error("invalid_value", "audio");
-  client.send({{"type", "input_audio_buffer.append"}, {"audio", std::string((15u << 20) + 4, 'A')}});
+  client.send(
+      {{"type", "input_audio_buffer.append"}, {"audio", std::string((15u << 20) + 4, 'A')}});
   expect_error("invalid_value", "audio");
 
   // Still a working session.
@@ -318,8 +331,9 @@ TEST_F(Realtime, TokensAndTheSessionLimitAreCheckedBeforeTheUpgrade) {
   auto browser = connect({{"Sec-WebSocket-Protocol", "realtime, openai-insecure-api-key.token1"}});
   ASSERT_TRUE(browser.open()) << browser.error();
   EXPECT_EQ(browser.response()[boost::beast::http::field::sec_websocket_protocol], "realtime");
-  EXPECT_EQ(upgrade_status(port, {{"Sec-WebSocket-Protocol", "realtime, openai-insecure-api-key.nope"}}),
-            403);
+  EXPECT_EQ(
+      upgrade_status(port, {{"Sec-WebSocket-Protocol", "realtime, openai-insecure-api-key.nope"}}),
+      403);
   EXPECT_EQ(upgrade_status(port, kBearer, "/v1/realtime?intent=conversation"), 400);
 
   // Two sessions are open (browser and this one); a third is refused with 503.
@@ -339,9 +353,48 @@ TEST_F(Realtime, TokensAndTheSessionLimitAreCheckedBeforeTheUpgrade) {
   EXPECT_TRUE(reopened);
 
   // A plain request to the route is told to upgrade.
-  const auto r = http_request(server_->port(), "GET", "/v1/realtime", {{"Authorization", "Bearer token1"}});
+  const auto r =
+      http_request(server_->port(), "GET", "/v1/realtime", {{"Authorization", "Bearer token1"}});
   EXPECT_EQ(r.status, 426);
   EXPECT_EQ(r.header("upgrade"), "websocket");
+}
+
+// The official SDK's realtime client, over wss:// to the TLS listener with a certificate made
+// at test time, at real speed and faster.
+TEST(RealtimeSdk, OpenAIRealtimeWSTranscribesASpokenFileOverTls) {
+  const auto weights = silero_weights();
+  const auto e2e = source_dir() / "tests/e2e";
+  if (!weights || !std::filesystem::exists(e2e / "node_modules/openai/realtime/ws.js")) {
+    GTEST_SKIP() << kSileroWeightsMissing;
+  }
+  const auto conformance = conformance_dir();
+  if (!conformance) GTEST_SKIP() << "needs the spoken recording of ../shared/conformance";
+  const auto dir = binary_dir() / "test-tmp" / "realtime-sdk";
+  std::filesystem::create_directories(dir);
+  const auto cert = dir / "cert.pem";
+  const auto key = dir / "key.pem";
+  auto [code, out] = run_command(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
+      "subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+      key.string() + " -out " + cert.string() + " 2>&1");
+  ASSERT_EQ(code, 0) << out;
+  const auto model = write_scripted_model(dir / "ggml-scripted.bin");
+  const json models = {{"scripted", model.path.string()}};
+  ServerProcess server(
+      R"({"server":{"http":{"host":"127.0.0.1","port":0,"allowed_tokens":["token1"],"tls":{"certificate":)" +
+      json(cert.string()).dump() + R"(,"private_key":)" + json(key.string()).dump() +
+      R"(}}},"models":)" + models.dump() + R"(,"engine":{"vad_model":)" +
+      json(weights->string()).dump() + "}}");
+  const std::string expected = model.text.substr(model.text.find_first_not_of(' '));
+  for (const std::string pace : {"fast", "realtime"}) {
+    std::tie(code, out) = run_command(
+        "node " + (e2e / "openai_realtime_client.mjs").string() +
+        " https://127.0.0.1:" + std::to_string(server.port()) + "/v1 token1 " + cert.string() +
+        " " + (*conformance / "hello.wav").string() + " '" + expected + "' " + pace + " 2>&1");
+    EXPECT_EQ(code, 0) << pace << ": " << out;
+    EXPECT_NE(out.find("all checks passed"), std::string::npos) << pace << ": " << out;
+    std::cout << out;
+  }
 }
 
 }  // namespace
