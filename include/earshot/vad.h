@@ -35,7 +35,13 @@ struct VadOptions {
 
 // The options transcription uses when it drops silence with Silero (faster-whisper's
 // vad_filter defaults: long pauses only, generous padding, so that no word is clipped).
-VadOptions transcription_vad_options();
+inline VadOptions transcription_vad_options() {
+  VadOptions o;
+  o.min_speech_ms = 0.0;
+  o.min_silence_ms = 2000.0;
+  o.speech_pad_ms = 400.0;
+  return o;
+}
 
 struct SpeechSegment {
   std::size_t start_sample = 0;  // first sample of speech

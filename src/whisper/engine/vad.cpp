@@ -49,14 +49,6 @@ std::shared_ptr<const VadModel> load_vad_model(const std::filesystem::path& path
   }
 }
 
-VadOptions transcription_vad_options() {
-  VadOptions o;
-  o.min_speech_ms = 0.0;
-  o.min_silence_ms = 2000.0;
-  o.speech_pad_ms = 400.0;
-  return o;
-}
-
 std::vector<whisper::SpeechRange> speech_ranges(const VadModel& model,
                                                 std::span<const float> samples,
                                                 const VadOptions& options,
