@@ -64,9 +64,10 @@ TEST(RealtimeProtocol, BothShapesOfSessionUpdate) {
   EXPECT_EQ(session["audio"]["input"]["turn_detection"]["silence_duration_ms"], 800);
   EXPECT_EQ(session["include"][0], "item.input_audio_transcription.logprobs");
 
-  error = apply_session_update({{"type", "transcription_session.update"},
-                                {"session", {{"input_audio_format", "pcm16"}, {"turn_detection", nullptr}}}},
-                               s);
+  error = apply_session_update(
+      {{"type", "transcription_session.update"},
+       {"session", {{"input_audio_format", "pcm16"}, {"turn_detection", nullptr}}}},
+      s);
   ASSERT_FALSE(error) << error->message;
   EXPECT_TRUE(s.beta);
   EXPECT_EQ(s.input_rate, 24000);
@@ -91,8 +92,8 @@ TEST(RealtimeProtocol, ABadUpdateChangesNothingAndNamesItsParameter) {
         "session.audio.input.format.type");
   check({{"audio", {{"input", {{"transcription", {{"model", 5}}}}}}}}, "invalid_value",
         "session.audio.input.transcription.model");
-  check({{"audio", {{"input", {{"turn_detection", {{"silence_duration_ms", 5}}}}}}}}, "invalid_value",
-        "session.audio.input.turn_detection.silence_duration_ms");
+  check({{"audio", {{"input", {{"turn_detection", {{"silence_duration_ms", 5}}}}}}}},
+        "invalid_value", "session.audio.input.turn_detection.silence_duration_ms");
   check({{"include", {"everything"}}}, "invalid_value", "session.include");
   check({{"audio", {{"output", {}}}}}, "unknown_parameter", "session.audio.output");
   const auto missing = apply_session_update({{"type", "session.update"}}, s);
