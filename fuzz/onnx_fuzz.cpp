@@ -9,8 +9,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
-    const auto model =
-        earshot::whisper::onnx::parse_onnx(std::string_view(reinterpret_cast<const char*>(data), size));
+    const auto model = earshot::whisper::onnx::parse_onnx(
+        std::string_view(reinterpret_cast<const char*>(data), size));
     for (const auto& graph : model.graphs) {
       for (const auto& t : graph.tensors) {
         std::int64_t n = 1;
