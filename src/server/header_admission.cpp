@@ -1,5 +1,7 @@
 #include "server/header_admission.h"
 
+#include "server/ascii.h"
+
 namespace earshot::server {
 
 namespace {
@@ -8,16 +10,11 @@ namespace {
 std::optional<std::string> subprotocol_key(const Request& header) {
   const auto it = header.find(http::field::sec_websocket_protocol);
   if (it == header.end()) return std::nullopt;
-  const std::string_view offered(it->value().data(), it->value().size());
-  for (std::size_t at = 0; at <= offered.size();) {
-    const std::size_t comma = std::min(offered.find(',', at), offered.size());
-    std::string_view name = offered.substr(at, comma - at);
-    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
-    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+  for (const auto name :
+       header_list_items(std::string_view(it->value().data(), it->value().size()))) {
     if (name.starts_with(kSubprotocolKeyPrefix) && name.size() > kSubprotocolKeyPrefix.size()) {
       return std::string(name.substr(kSubprotocolKeyPrefix.size()));
     }
-    at = comma + 1;
   }
   return std::nullopt;
 }

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include "server/ascii.h"
 #include "server/header_admission.h"
 #include "server/http_server.h"
 #include "server/limit_breach.h"
@@ -504,22 +505,14 @@ namespace {
 // a credential, else none. A browser fails the connection when the answer names none of
 // those it offered.
 std::string choose_subprotocol(std::string_view offered) {
-  std::vector<std::string> names;
-  for (std::size_t at = 0; at <= offered.size();) {
-    const std::size_t comma = std::min(offered.find(',', at), offered.size());
-    std::string_view name = offered.substr(at, comma - at);
-    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
-    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-    if (!name.empty()) names.emplace_back(name);
-    at = comma + 1;
+  const auto names = header_list_items(offered);
+  for (const auto n : names) {
+    if (n == "realtime") return std::string(n);
   }
-  for (const auto& n : names) {
-    if (n == "realtime") return n;
+  for (const auto n : names) {
+    if (!n.starts_with(kSubprotocolKeyPrefix)) return std::string(n);
   }
-  for (const auto& n : names) {
-    if (!n.starts_with(kSubprotocolKeyPrefix)) return n;
-  }
-  return names.empty() ? "" : names.front();
+  return names.empty() ? "" : std::string(names.front());
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <spdlog/logger.h>
 
+#include "server/ascii.h"
 #include "server/query.h"
 #include "server/transcription_routes.h"
 
@@ -45,15 +46,8 @@ class SlottedSession final : public WebSocketHandler {
 };
 
 bool offers(std::string_view list, std::string_view name) {
-  for (std::size_t at = 0; at <= list.size();) {
-    const std::size_t comma = std::min(list.find(',', at), list.size());
-    std::string_view item = list.substr(at, comma - at);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == name) return true;
-    at = comma + 1;
-  }
-  return false;
+  const auto items = header_list_items(list);
+  return std::find(items.begin(), items.end(), name) != items.end();
 }
 
 }  // namespace
@@ -98,10 +92,10 @@ void add_realtime_routes(Router& router, std::shared_ptr<const TranscriptionServ
     const bool beta =
         offers(std::string_view(beta_header.data(), beta_header.size()), "realtime=v1") ||
         offers(std::string_view(protocols.data(), protocols.size()), "openai-beta.realtime-v1");
-    a.open = [service, config, slot, beta, label = ctx.token_label, remote = ctx.remote](
+    a.open = [service, config, slot, beta, remote = ctx.remote](
                  std::shared_ptr<WebSocketChannel> channel) -> std::shared_ptr<WebSocketHandler> {
       auto session = std::make_shared<RealtimeSession>(service, config, std::move(channel),
-                                                       random_id("sess_"), label, remote, beta);
+                                                       random_id("sess_"), remote, beta);
       session->start();
       return std::make_shared<SlottedSession>(std::move(session), slot);
     };

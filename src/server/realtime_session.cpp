@@ -21,8 +21,7 @@ constexpr std::size_t kMaxAppendChars = 15u << 20;
 // Committed utterances waiting for their final decode; more means the engine cannot keep up
 // with this session, whose audio is then refused until it catches up.
 constexpr std::size_t kMaxPendingFinals = 16;
-// Speech that ends within this of the session's start of VAD chunks: 96 ms pauses count as
-// places to cut an over-long utterance.
+// A pause of this many samples (3 VAD chunks, 96 ms) is a place to cut an over-long utterance.
 constexpr std::size_t kPauseSamples = 3 * kVadChunkSamples;
 // Partials only from this much speech on (a shorter hypothesis is mostly noise).
 constexpr std::size_t kMinPartialSamples = 8000;
@@ -45,13 +44,11 @@ std::optional<std::string> resolve_model(const TranscriptionService& svc, const 
 
 RealtimeSession::RealtimeSession(std::shared_ptr<const TranscriptionService> service,
                                  RealtimeConfig config, std::shared_ptr<WebSocketChannel> channel,
-                                 std::string id, std::string token_label, std::string remote,
-                                 bool beta)
+                                 std::string id, std::string remote, bool beta)
     : service_(std::move(service)),
       config_(config),
       channel_(std::move(channel)),
       id_(std::move(id)),
-      token_label_(std::move(token_label)),
       remote_(std::move(remote)) {
   settings_.beta = beta;
   if (service_->vad_model) settings_.turn_detection = ServerVadSettings{};
@@ -157,7 +154,7 @@ void RealtimeSession::handle(const json& event) {
             {"audio_end_ms", static_cast<long long>(ms(received_))},
             {"item_id", current_->item_id}});
     }
-    commit_current(last_item_);
+    commit_current();
     return;
   }
   if (type == "input_audio_buffer.clear") {
@@ -225,7 +222,7 @@ void RealtimeSession::append(const json& event, const std::string& event_id) {
 
   if (!settings_.turn_detection) {
     const auto cap = static_cast<std::size_t>(config_.max_buffer_seconds * kSampleRate);
-    if (!current_) current_ = Utterance{next_item_id(), {}, {}, false};
+    if (!current_) current_ = Utterance{next_item_id(), {}, {}};
     if (current_->samples.size() + samples.size() > cap) {
       fail({"input_audio_buffer_full",
             "The input audio buffer holds " +
@@ -283,8 +280,7 @@ void RealtimeSession::process_chunk(std::span<const float> chunk) {
 }
 
 void RealtimeSession::begin_speech(std::size_t chunk_start) {
-  current_ =
-      Utterance{next_item_id(), std::vector<float>(prefix_.begin(), prefix_.end()), {}, false};
+  current_ = Utterance{next_item_id(), std::vector<float>(prefix_.begin(), prefix_.end()), {}};
   speech_start_ = chunk_start - prefix_.size();
   prefix_.clear();
   silence_run_ = 0;
@@ -316,10 +312,10 @@ void RealtimeSession::end_speech(std::size_t audio_end_sample, bool cut) {
         {"audio_end_ms", static_cast<long long>(ms(audio_end_sample))},
         {"item_id", current_->item_id}});
   const std::size_t next_start = audio_end_sample;
-  commit_current(last_item_);
+  commit_current();
   silence_run_ = 0;
   if (cut) {
-    current_ = Utterance{next_item_id(), std::move(rest), {}, false};
+    current_ = Utterance{next_item_id(), std::move(rest), {}};
     speech_start_ = next_start;
     last_pause_ = 0;
     partial_at_ = 0;
@@ -329,12 +325,11 @@ void RealtimeSession::end_speech(std::size_t audio_end_sample, bool cut) {
   }
 }
 
-void RealtimeSession::commit_current(std::string_view previous_item) {
+void RealtimeSession::commit_current() {
   Utterance u = std::move(*current_);
   current_.reset();
-  u.committed = true;
   send({{"type", "input_audio_buffer.committed"},
-        {"previous_item_id", previous_item.empty() ? json(nullptr) : json(previous_item)},
+        {"previous_item_id", last_item_.empty() ? json(nullptr) : json(last_item_)},
         {"item_id", u.item_id}});
   last_item_ = u.item_id;
   finals_.push_back(std::move(u));

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,8 +31,8 @@ class RealtimeSession final : public WebSocketHandler,
                               public std::enable_shared_from_this<RealtimeSession> {
  public:
   RealtimeSession(std::shared_ptr<const TranscriptionService> service, RealtimeConfig config,
-                  std::shared_ptr<WebSocketChannel> channel, std::string id,
-                  std::string token_label, std::string remote, bool beta);
+                  std::shared_ptr<WebSocketChannel> channel, std::string id, std::string remote,
+                  bool beta);
   ~RealtimeSession() override;
 
   // Sends session.created (or transcription_session.created).
@@ -46,7 +45,6 @@ class RealtimeSession final : public WebSocketHandler,
     std::string item_id;
     std::vector<float> samples;  // 16 kHz
     LocalAgreement agreement;
-    bool committed = false;
   };
   enum class Decode { kPartial, kFinal };
 
@@ -55,7 +53,7 @@ class RealtimeSession final : public WebSocketHandler,
   void process_chunk(std::span<const float> chunk);
   void begin_speech(std::size_t chunk_start);
   void end_speech(std::size_t audio_end_sample, bool cut);
-  void commit_current(std::string_view previous_item);
+  void commit_current();
   void schedule();
   void run_decode(const std::string& item_id, std::vector<float> samples, Decode kind);
   void decoded(const std::string& item_id, Decode kind, const Transcription* result,
@@ -69,7 +67,6 @@ class RealtimeSession final : public WebSocketHandler,
   RealtimeConfig config_;
   std::shared_ptr<WebSocketChannel> channel_;
   std::string id_;
-  std::string token_label_;
   std::string remote_;
 
   std::mutex mutex_;  // everything below: messages arrive on the connection, results on workers
@@ -86,9 +83,8 @@ class RealtimeSession final : public WebSocketHandler,
   std::size_t last_pause_ = 0;        // in current_: where its last pause of 96 ms or more ended
   std::size_t partial_at_ = 0;        // current_'s size at its last partial decode
   std::deque<Utterance> finals_;      // committed, waiting for their final decode, in order
-  std::map<std::string, LocalAgreement> agreements_;  // items being decoded
-  std::string last_item_;  // the previous committed item (previous_item_id)
-  bool decoding_ = false;  // a job of this session is queued or running
+  std::string last_item_;             // the previous committed item (previous_item_id)
+  bool decoding_ = false;             // a job of this session is queued or running
   std::uint64_t next_item_ = 0;
   std::uint64_t next_event_ = 0;
   bool closed_ = false;
